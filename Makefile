@@ -1,0 +1,71 @@
+# Patchbay: `make run` sets everything up and serves the app; `make test` sets up and runs the whole suite.
+# Every step is a file target, so a second run only redoes what changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run test setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale
+
+run: setup migrate
+	$(PY) manage.py ensure_local_admin
+	$(PY) manage.py load_demo
+	@echo "Serving Patchbay on http://$(HOST):$(PORT)/"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup chromium lint frontend-test pytest pytest-postgres
+
+setup: setup-python setup-frontend
+
+setup-python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup-frontend: frontend/dist/manifest.json
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend/dist/manifest.json: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build --silent
+	test -f $@ || mv frontend/dist/.vite/manifest.json $@
+	touch $@
+
+migrate: setup-python
+	$(PY) manage.py migrate --noinput
+
+# Browser tests drive Debian's Chromium; Playwright's own browser download does not work offline.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests are skipped without it)."; fi
+
+lint: setup-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+frontend-test: frontend/node_modules/.installed
+	cd frontend && npm run --silent typecheck && npm run --silent lint && npm test --silent
+
+pytest: setup
+	$(PY) -m pytest
+
+# The same suite against PostgreSQL when PATCHBAY_TEST_DATABASE_URL is set (.ci/run sets it); browser tests
+# already ran above and do not depend on the database engine.
+pytest-postgres: setup
+	@if [ -n "$$PATCHBAY_TEST_DATABASE_URL" ]; then \
+		PATCHBAY_TEST_ON_POSTGRES=1 $(PY) -m pytest -m "not browser" -p no:cacheprovider; \
+	else echo "PATCHBAY_TEST_DATABASE_URL is unset: the PostgreSQL pass is skipped."; fi
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var/static

@@ -1,0 +1,63 @@
+"""One error shape for the whole API: `{"detail": str, "errors": [...]}` with a 4xx status.
+
+Field errors become `{"field": "a.b", "message": "..."}` items; domain code raises `ApiError` with its own
+items (graph validation uses `{"shape", "setting", "message"}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(APIException):
+    """A 4xx with a message and a list of error items, raised by views or services."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, *, status_code: int = 400):
+        super().__init__(detail=detail)
+        self.status_code = status_code
+        self.errors = errors or []
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Turn DRF's nested ValidationError detail into a flat list of field / message items."""
+    items: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = str(key) if key != "non_field_errors" else ""
+            field = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            items.extend(flatten_errors(value, field))
+    elif isinstance(detail, list):
+        if all(not isinstance(v, (dict, list)) for v in detail):
+            items.extend({"field": prefix, "message": str(v)} for v in detail)
+        else:
+            for index, value in enumerate(detail):
+                items.extend(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        items.append({"field": prefix, "message": str(detail)})
+    return items
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "Request body too large.", "errors": []},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, ApiError):
+        return Response({"detail": str(exc.detail), "errors": exc.errors}, status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ValidationError):
+        response.data = {"detail": "Invalid input.", "errors": flatten_errors(exc.detail)}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"]), "errors": []}
+    return response

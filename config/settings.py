@@ -1,0 +1,213 @@
+"""Patchbay settings: one module, driven by the PATCHBAY_* environment variables (DESIGN section 9).
+
+Safe local defaults: SQLite in var/, in-memory channel layer, embedded executor. Everything risky is off
+unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PATCHBAY_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+load_dotenv(BASE_DIR / ".env")
+
+# pytest >= 8.2 exports PYTEST_VERSION. `make test` runs the suite on SQLite, then once more on
+# PATCHBAY_TEST_DATABASE_URL (PostgreSQL) with PATCHBAY_TEST_ON_POSTGRES=1 when that URL is set.
+TESTING = bool(os.environ.get("PYTEST_VERSION"))
+
+
+def _secret_key() -> str:
+    configured = env_str("PATCHBAY_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        # Written once for local use so sessions and encrypted secrets survive restarts.
+        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("PATCHBAY_DEBUG", True)
+ALLOWED_HOSTS = env_list("PATCHBAY_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("PATCHBAY_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "django_vite",
+    "designer",
+    "scripts_app",
+    "runs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+DATABASE_URL = env_str("PATCHBAY_DATABASE_URL", f"sqlite:///{VAR_DIR / 'patchbay.sqlite3'}")
+if TESTING and env_bool("PATCHBAY_TEST_ON_POSTGRES", False) and env_str("PATCHBAY_TEST_DATABASE_URL"):
+    DATABASE_URL = env_str("PATCHBAY_TEST_DATABASE_URL")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite is shared by web requests and executor threads: WAL lets readers run beside the writer,
+    # IMMEDIATE takes the write lock at BEGIN (no lock upgrade deadlocks) and the timeout makes writers
+    # wait instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Websocket tests and executor threads need a real file, not an in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and the frontend build ----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+WHITENOISE_USE_FINDERS = True
+DJANGO_VITE = {
+    "default": {
+        "dev_mode": env_bool("PATCHBAY_VITE_DEV", False),
+        "manifest_path": FRONTEND_DIST / "manifest.json",
+        "static_url_prefix": "",
+    }
+}
+
+# --- API ------------------------------------------------------------------------------------------------
+# Largest request body accepted (bytes); larger ones get HTTP 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PATCHBAY_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header makes anonymous callers get 401 rather than 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.permissions.RolePermission"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Patchbay API",
+    "DESCRIPTION": "Process flows, connectors, custom scripts and runs.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Channels and Celery --------------------------------------------------------------------------------
+REDIS_URL = env_str("PATCHBAY_REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+
+# --- Patchbay -------------------------------------------------------------------------------------------
+PATCHBAY_EXECUTOR = env_str("PATCHBAY_EXECUTOR", "embedded")
+if PATCHBAY_EXECUTOR not in {"embedded", "celery"}:
+    raise ValueError(f"PATCHBAY_EXECUTOR must be 'embedded' or 'celery', got {PATCHBAY_EXECUTOR!r}")
+PATCHBAY_WORKERS = env_int("PATCHBAY_WORKERS", 4)
+PATCHBAY_RETRY_DELAY = env_float("PATCHBAY_RETRY_DELAY", 5.0)
+PATCHBAY_RETRY_DELAY_MAX = env_float("PATCHBAY_RETRY_DELAY_MAX", 300.0)
+PATCHBAY_LEASE_SECONDS = env_int("PATCHBAY_LEASE_SECONDS", 60)
+PATCHBAY_FERNET_KEY = env_str("PATCHBAY_FERNET_KEY")
+
+# Custom script limits (DESIGN section 4).
+PATCHBAY_SCRIPT_TIMEOUT = env_float("PATCHBAY_SCRIPT_TIMEOUT", 120.0)
+PATCHBAY_SCRIPT_CPU_SECONDS = env_int("PATCHBAY_SCRIPT_CPU_SECONDS", 60)
+PATCHBAY_SCRIPT_MEMORY_MB = env_int("PATCHBAY_SCRIPT_MEMORY_MB", 256)
+PATCHBAY_SCRIPT_MAX_RESULT_BYTES = env_int("PATCHBAY_SCRIPT_MAX_RESULT_BYTES", 64 * 1024 * 1024)
+PATCHBAY_SCRIPT_MAX_LOG_BYTES = env_int("PATCHBAY_SCRIPT_MAX_LOG_BYTES", 1024 * 1024)
+PATCHBAY_SCRIPT_POOL_SIZE = env_int("PATCHBAY_SCRIPT_POOL_SIZE", 2)
+
+# Run history retention.
+PATCHBAY_LOG_RETENTION_DAYS = env_int("PATCHBAY_LOG_RETENTION_DAYS", 7)
+PATCHBAY_PAYLOAD_RETENTION_HOURS = env_int("PATCHBAY_PAYLOAD_RETENTION_HOURS", 72)
+
+EMAIL_BACKEND = env_str("PATCHBAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("PATCHBAY_DEFAULT_FROM_EMAIL", "patchbay@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("PATCHBAY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/me/", views.MeView.as_view(), name="api-me"),
+    path("api/", include("designer.urls")),
+    path("api/", include("scripts_app.urls")),
+    path("", include("runs.urls")),
+    # Everything else is the single-page app; its router decides what to show.
+    re_path(
+        r"^(?!api/|admin/|static/|media/|ws/|hooks/|demo-api/|healthz|metrics).*$",
+        views.app_shell,
+        name="app",
+    ),
+]

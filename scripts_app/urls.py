@@ -1,0 +1,4 @@
+from django.urls import path
+
+urlpatterns: list = []
+_ = path
