@@ -1,4 +1,11 @@
-from django.urls import path
+"""HTTP routes of the runs app: the run control and history API under /api/, webhooks, the demo API."""
 
-urlpatterns: list = []
-_ = path
+from django.urls import include, path
+
+urlpatterns = [
+    path("api/", include("runs.api.control")),
+    path("api/", include("runs.api.history")),
+    path("hooks/", include("runs.triggers.urls")),
+    path("demo-api/", include("runs.demo.urls")),
+    path("", include("runs.health")),
+]
