@@ -191,7 +191,11 @@ PATCHBAY_WORKERS = env_int("PATCHBAY_WORKERS", 4)
 PATCHBAY_RETRY_DELAY = env_float("PATCHBAY_RETRY_DELAY", 5.0)
 PATCHBAY_RETRY_DELAY_MAX = env_float("PATCHBAY_RETRY_DELAY_MAX", 300.0)
 PATCHBAY_LEASE_SECONDS = env_int("PATCHBAY_LEASE_SECONDS", 60)
+# Largest payload a step may produce or receive (bytes); larger ones fail the step with the limit named.
+PATCHBAY_MAX_PAYLOAD_BYTES = env_int("PATCHBAY_MAX_PAYLOAD_BYTES", 64 * 1024 * 1024)
 PATCHBAY_FERNET_KEY = env_str("PATCHBAY_FERNET_KEY")
+# When set, /metrics requires `Authorization: Bearer <token>`.
+PATCHBAY_METRICS_TOKEN = env_str("PATCHBAY_METRICS_TOKEN")
 
 # Custom script limits (DESIGN section 4).
 PATCHBAY_SCRIPT_TIMEOUT = env_float("PATCHBAY_SCRIPT_TIMEOUT", 120.0)

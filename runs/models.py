@@ -57,6 +57,8 @@ class Run(models.Model):
     final_payload = models.TextField(null=True, blank=True)
     error = models.TextField(blank=True)
     has_warnings = models.BooleanField(default=False)
+    # Last log line sequence number handed out (runs.logs.write_log increments it under the row lock).
+    log_seq = models.PositiveIntegerField(default=0)
     # Filled when the run ends: duration, steps, HTTP calls, bytes in / out, script CPU time.
     insights = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(

@@ -1,0 +1,125 @@
+"""The one way out to HTTP: an httpx client factory that tests can point at a transport.
+
+Tests wrap code in `use_transport(httpx.MockTransport(handler))` (or talk to a real local server); nothing
+monkeypatches httpx. Failures become `ConnectorError` with `retryable` set, which is all the retry policy
+reads: transport errors (connect, read timeout, reset) are retryable, malformed requests are not.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import certifi
+import httpx
+
+from runs.errors import ConnectorError
+
+_lock = threading.Lock()
+_transport: httpx.BaseTransport | None = None
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _verify() -> ssl.SSLContext:
+    # Building an SSL context reads the CA bundle (milliseconds); share one instead of one per client.
+    global _ssl_context
+    with _lock:
+        if _ssl_context is None:
+            _ssl_context = ssl.create_default_context(cafile=certifi.where())
+        return _ssl_context
+
+
+@contextmanager
+def use_transport(transport: httpx.BaseTransport) -> Iterator[httpx.BaseTransport]:
+    """Route every client built inside the block through `transport` (tests and the benchmark)."""
+    global _transport
+    with _lock:
+        previous, _transport = _transport, transport
+    try:
+        yield transport
+    finally:
+        with _lock:
+            _transport = previous
+
+
+def build_client(*, timeout: float) -> httpx.Client:
+    """A new client with `timeout` seconds for connect, read, write and pool waits. Close it after use."""
+    with _lock:
+        transport = _transport
+    if transport is not None:
+        return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+    return httpx.Client(verify=_verify(), timeout=timeout, follow_redirects=True)
+
+
+@dataclass
+class HttpResponse:
+    """A received response with its body read (up to `max_bytes`)."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+    elapsed_ms: float
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        charset = "utf-8"
+        content_type = self.headers.get("content-type", "")
+        if "charset=" in content_type:
+            charset = content_type.split("charset=", 1)[1].split(";", 1)[0].strip().strip('"') or "utf-8"
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+def send(client: httpx.Client, request: httpx.Request, *, max_bytes: int) -> HttpResponse:
+    """Send `request`, read at most `max_bytes` of the body, map failures to `ConnectorError`."""
+    where = f"{request.method} {request.url.copy_with(query=None)}"
+    try:
+        response = client.send(request, stream=True)
+    except httpx.TimeoutException as exc:
+        raise ConnectorError(f"Timed out ({type(exc).__name__}) calling {where}", retryable=True) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ConnectorError(f"Invalid request {where}: {exc}", retryable=False) from exc
+    except httpx.TransportError as exc:
+        raise ConnectorError(f"{type(exc).__name__} calling {where}: {exc}", retryable=True) from exc
+    try:
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > max_bytes:
+                raise ConnectorError(
+                    f"Response of {where} exceeds the limit of {max_bytes} bytes"
+                    " (PATCHBAY_MAX_PAYLOAD_BYTES).",
+                    retryable=False,
+                )
+            chunks.append(chunk)
+    except httpx.TimeoutException as exc:
+        raise ConnectorError(f"Timed out reading the response of {where}", retryable=True) from exc
+    except httpx.DecodingError as exc:
+        raise ConnectorError(f"Could not decode the response of {where}: {exc}", retryable=False) from exc
+    except httpx.TransportError as exc:
+        raise ConnectorError(
+            f"{type(exc).__name__} reading the response of {where}: {exc}", retryable=True
+        ) from exc
+    finally:
+        response.close()
+    links: dict[str, dict[str, str]] = {}
+    try:
+        links = {str(key): dict(value) for key, value in response.links.items()}
+    except (ValueError, KeyError):
+        links = {}
+    return HttpResponse(
+        status=response.status_code,
+        headers=response.headers,
+        content=b"".join(chunks),
+        url=str(response.url),
+        elapsed_ms=response.elapsed.total_seconds() * 1000 if response.is_closed else 0.0,
+        links=links,
+    )
