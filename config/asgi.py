@@ -22,3 +22,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# The embedded executor and scheduler threads live in the server process (DESIGN section 9); this starts
+# them only when this process is the server (runserver, daphne, ...) and PATCHBAY_EXECUTOR is embedded.
+from runs.executors.embedded import start_for_server  # noqa: E402
+
+start_for_server()

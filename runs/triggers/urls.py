@@ -1,3 +1,9 @@
-"""Routes filled in by the issue that builds them."""
+"""Webhook routes, mounted at /hooks/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from runs.triggers.webhook import webhook
+
+urlpatterns = [
+    path("<str:key>/", webhook, name="webhook"),
+]
