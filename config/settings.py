@@ -164,6 +164,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` field with different choices; give each choice set a stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStatusEnum": "designer.models.FlowVersion.Status",
+        "RunStatusEnum": "runs.models.Run.Status",
+        "StepStatusEnum": "runs.models.Step.Status",
+    },
 }
 
 # --- Channels and Celery --------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""The designer REST API (DESIGN section 7): connectors, endpoints, flows, drafts, deploys, versions,
+export / import and the shape types. Views parse input, call one service and shape the output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError
+from config.permissions import CanReadOnly
+from designer import services
+from designer.graph import GraphError, shape_type_descriptions, validate_graph
+from designer.models import Connector, Endpoint, Flow, FlowVersion
+from designer.serializers import (
+    ConnectorSerializer,
+    DeployRequestSerializer,
+    DeployResultSerializer,
+    DraftSerializer,
+    EndpointSerializer,
+    ExportSerializer,
+    FlowSerializer,
+    FlowVersionDetailSerializer,
+    FlowVersionSerializer,
+    GraphSerializer,
+    ImportRequestSerializer,
+    ImportResultSerializer,
+    ShapeTypeSerializer,
+    ValidationResultSerializer,
+)
+from runs.models import Run
+
+ErrorSerializer = inline_serializer(
+    "ApiErrorResponse",
+    {
+        "detail": serializers.CharField(),
+        "errors": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class ConnectorViewSet(viewsets.ModelViewSet):
+    """Connectors. Secrets (`password`, `token`, `api_key`, `client_secret`) are write-only."""
+
+    queryset = Connector.objects.all()
+    serializer_class = ConnectorSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields, secrets = serializer.split_secrets()
+        connector = services.create_connector(secrets=secrets, **fields)
+        return Response(self.get_serializer(connector).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        connector = self.get_object()
+        serializer = self.get_serializer(connector, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        fields, secrets = serializer.split_secrets()
+        connector = services.update_connector(connector=connector, secrets=secrets, **fields)
+        return Response(self.get_serializer(connector).data)
+
+    def perform_destroy(self, instance: Connector) -> None:
+        services.delete_connector(connector=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("connector", OpenApiTypes.INT, description="Only this connector's.")]
+    )
+)
+class EndpointViewSet(viewsets.ModelViewSet):
+    """Endpoints of connectors; `?connector=ID` lists one connector's."""
+
+    serializer_class = EndpointSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Endpoint]:
+        queryset = Endpoint.objects.select_related("connector")
+        connector = self.request.query_params.get("connector")
+        if connector is not None and self.action == "list":
+            if not connector.isdigit():
+                raise ApiError(
+                    "The 'connector' filter must be a connector id.",
+                    [{"field": "connector", "message": "A valid integer is required."}],
+                )
+            queryset = queryset.filter(connector_id=int(connector))
+        return queryset
+
+    def perform_destroy(self, instance: Endpoint) -> None:
+        services.delete_endpoint(endpoint=instance)
+
+
+def _draft_response(draft: FlowVersion, errors: list[GraphError]) -> Response:
+    return Response(
+        DraftSerializer(
+            {
+                "shapes": draft.graph.get("shapes", []),
+                "connections": draft.graph.get("connections", []),
+                "errors": errors,
+                "updated_at": draft.updated_at,
+            }
+        ).data
+    )
+
+
+class FlowViewSet(viewsets.ModelViewSet):
+    """Process flows: their settings here, their graph through `draft`, `deploy` and `versions`."""
+
+    serializer_class = FlowSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Flow]:
+        deployed = FlowVersion.objects.filter(flow=OuterRef("pk"), status=FlowVersion.Status.DEPLOYED)
+        runs = Run.objects.filter(flow=OuterRef("pk")).order_by("-id")
+        return Flow.objects.annotate(
+            deployed_number=Subquery(deployed.values("number")[:1]),
+            last_run_id=Subquery(runs.values("id")[:1]),
+            last_run_status=Subquery(runs.values("status")[:1]),
+            last_run_started_at=Subquery(runs.values("started_at")[:1]),
+            last_run_finished_at=Subquery(runs.values("finished_at")[:1]),
+        )
+
+    def get_permissions(self) -> list[Any]:
+        if self.action == "validate":
+            # Validation writes nothing, so any role may ask.
+            return [CanReadOnly()]
+        return super().get_permissions()
+
+    def perform_create(self, serializer: FlowSerializer) -> None:
+        serializer.instance = services.create_flow(created_by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: FlowSerializer) -> None:
+        serializer.instance = services.update_flow(flow=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance: Flow) -> None:
+        services.delete_flow(flow=instance)
+
+    @extend_schema(methods=["GET"], responses=DraftSerializer)
+    @extend_schema(
+        methods=["PUT"],
+        request=GraphSerializer,
+        responses={200: DraftSerializer, 400: ErrorSerializer},
+        description="Saves the draft graph even when it has semantic errors (they are returned); a graph "
+        "that is not an object with 'shapes' and 'connections' lists is refused.",
+    )
+    @action(detail=True, methods=["get", "put"])
+    def draft(self, request: Request, pk: str | None = None) -> Response:
+        flow = self.get_object()
+        if request.method == "PUT":
+            draft, errors = services.save_draft(flow=flow, graph=request.data)
+        else:
+            draft = services.get_draft(flow=flow)
+            errors = validate_graph(draft.graph, flow=flow)
+        return _draft_response(draft, errors)
+
+    @extend_schema(
+        request=GraphSerializer,
+        responses={200: ValidationResultSerializer, 400: ErrorSerializer},
+        description="Validates the posted graph, or the draft when the body is empty. 400 lists the errors.",
+    )
+    @action(detail=True, methods=["post"])
+    def validate(self, request: Request, pk: str | None = None) -> Response:
+        flow = self.get_object()
+        graph = request.data if request.data not in ({}, None, "") else services.get_draft(flow=flow).graph
+        errors = validate_graph(graph, flow=flow)
+        if errors:
+            raise ApiError("The flow graph is invalid.", list(errors))
+        return Response({"valid": True, "errors": []})
+
+    @extend_schema(
+        request=DeployRequestSerializer,
+        responses={201: DeployResultSerializer, 400: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def deploy(self, request: Request, pk: str | None = None) -> Response:
+        flow = self.get_object()
+        body = DeployRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        version = services.deploy_flow(flow=flow, user=request.user, comment=body.validated_data["comment"])
+        return Response({"version": version.number}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=FlowVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        flow = self.get_object()
+        versions = flow.versions.select_related("deployed_by").order_by(F("number").desc(nulls_first=True))
+        return Response(FlowVersionSerializer(versions, many=True).data)
+
+    @extend_schema(responses=FlowVersionDetailSerializer)
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)")
+    def version(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        flow = self.get_object()
+        version = get_object_or_404(flow.versions.select_related("deployed_by"), number=int(number))
+        return Response(FlowVersionDetailSerializer(version).data)
+
+    @extend_schema(request=None, responses={200: DraftSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]+)/restore")
+    def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        flow = self.get_object()
+        draft, errors = services.restore_version(flow=flow, number=int(number))
+        return _draft_response(draft, errors)
+
+    @extend_schema(responses=ExportSerializer)
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        return Response(services.export_flow(flow=self.get_object()))
+
+    @extend_schema(
+        request=ImportRequestSerializer,
+        responses={201: ImportResultSerializer, 400: ErrorSerializer},
+        description="Creates a flow from an export. References are resolved by name; a name that is taken "
+        "needs a new 'name'.",
+    )
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_(self, request: Request) -> Response:
+        body = ImportRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        document = dict(request.data)
+        name = document.pop("name", None)
+        flow, errors = services.import_flow(document=document, name=name, created_by=request.user)
+        data = FlowSerializer(self.get_queryset().get(pk=flow.pk), context=self.get_serializer_context()).data
+        return Response({**data, "errors": errors}, status=status.HTTP_201_CREATED)
+
+
+class ShapeTypeListView(APIView):
+    """The shape types the canvas offers, each with its settings as JSON Schema (docs/shapes.md)."""
+
+    @extend_schema(responses=ShapeTypeSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(shape_type_descriptions())

@@ -1,0 +1,351 @@
+"""Serializers of the designer API: they validate input and shape output; the writes live in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jmespath
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from jmespath.exceptions import JMESPathError
+from rest_framework import serializers
+
+from designer.crypto import SecretsUnreadable
+from designer.models import Connector, Endpoint, Flow, FlowVersion
+
+
+def _string_map(value: Any, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in value.items()
+    ):
+        raise serializers.ValidationError(f"{what} must be an object of non-empty names to string values.")
+    return value
+
+
+class StringMapField(serializers.JSONField):
+    """A JSON object of names to strings (headers, query parameters, flow variables)."""
+
+    def __init__(self, *, what: str = "This field", **kwargs: Any) -> None:
+        self.what = what
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        return _string_map(super().to_internal_value(data), self.what)
+
+
+# --- Connectors -------------------------------------------------------------------------------------------
+
+
+class ConnectorSerializer(serializers.ModelSerializer):
+    """Secrets are write-only: leave one out to keep it, send "" to clear it.
+
+    Responses only name the secrets that are set (`secrets_set`), never their values.
+    """
+
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
+    token = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
+    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
+    client_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False
+    )
+    secrets_set = serializers.SerializerMethodField()
+    default_headers = StringMapField(what="Default headers", required=False)
+
+    class Meta:
+        model = Connector
+        fields = [
+            "id",
+            "name",
+            "description",
+            "base_url",
+            "auth_type",
+            "username",
+            "api_key_name",
+            "token_url",
+            "client_id",
+            "scope",
+            "default_headers",
+            "timeout",
+            "password",
+            "token",
+            "api_key",
+            "client_secret",
+            "secrets_set",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_secrets_set(self, connector: Connector) -> list[str]:
+        try:
+            return connector.secret_names()
+        except SecretsUnreadable:
+            return []
+
+    def validate_base_url(self, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("The base URL must start with http:// or https://.")
+        return value
+
+    def split_secrets(self) -> tuple[dict[str, Any], dict[str, str | None]]:
+        """(plain fields, secrets) of the validated data."""
+        data = dict(self.validated_data)
+        secrets = {name: data.pop(name, None) for name in Connector.SECRET_FIELDS}
+        return data, secrets
+
+
+# --- Endpoints --------------------------------------------------------------------------------------------
+
+# Pagination options per style: (required, optional). Types of each option below.
+PAGINATION_OPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Endpoint.Pagination.NONE: ((), ()),
+    Endpoint.Pagination.PAGE_NUMBER: (("page_param",), ("size_param", "page_size", "start", "items_path")),
+    Endpoint.Pagination.OFFSET_LIMIT: (("offset_param", "limit_param", "limit"), ("start", "items_path")),
+    Endpoint.Pagination.NEXT_URL: (("next_path",), ("items_path",)),
+    Endpoint.Pagination.LINK_HEADER: ((), ("items_path",)),
+    Endpoint.Pagination.CURSOR: (("cursor_param", "cursor_path"), ("items_path",)),
+}
+PAGINATION_TYPES = {
+    "page_param": "name",
+    "size_param": "name",
+    "offset_param": "name",
+    "limit_param": "name",
+    "cursor_param": "name",
+    "page_size": "positive",
+    "limit": "positive",
+    "start": "count",
+    "next_path": "jmespath",
+    "cursor_path": "jmespath",
+    "items_path": "jmespath",
+    "max_pages": "pages",
+}
+
+
+def pagination_errors(value: Any) -> list[str]:
+    if value in ({}, None):
+        return []
+    if not isinstance(value, dict):
+        return ["Pagination must be an object with a 'style'."]
+    style = value.get("style", Endpoint.Pagination.NONE)
+    if style not in PAGINATION_OPTIONS:
+        return [f"Unknown pagination style {style!r} ({', '.join(PAGINATION_OPTIONS)})."]
+    required, optional = PAGINATION_OPTIONS[style]
+    allowed = {"style", "max_pages", *required, *optional}
+    problems = [f"Pagination style '{style}' needs '{name}'." for name in required if name not in value]
+    for name, option in value.items():
+        if name not in allowed:
+            problems.append(f"Pagination style '{style}' has no option '{name}'.")
+            continue
+        kind = PAGINATION_TYPES.get(name)
+        if kind == "name" and not (isinstance(option, str) and option.strip()):
+            problems.append(f"Pagination option '{name}' must be a non-empty parameter name.")
+        elif kind in ("positive", "count", "pages") and (
+            isinstance(option, bool) or not isinstance(option, int)
+        ):
+            problems.append(f"Pagination option '{name}' must be an integer.")
+        elif kind == "positive" and option < 1:
+            problems.append(f"Pagination option '{name}' must be at least 1.")
+        elif kind == "count" and option < 0:
+            problems.append(f"Pagination option '{name}' must not be negative.")
+        elif kind == "pages" and not 1 <= option <= 1000:
+            problems.append(f"Pagination option '{name}' must be between 1 and 1000.")
+        elif kind == "jmespath":
+            try:
+                if not isinstance(option, str) or not option:
+                    raise JMESPathError("empty expression")
+                jmespath.compile(option)
+            except JMESPathError:
+                problems.append(f"Pagination option '{name}' must be a valid JMESPath expression.")
+    return problems
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    query = StringMapField(what="Query", required=False)
+    headers = StringMapField(what="Headers", required=False)
+    pagination = serializers.JSONField(
+        required=False,
+        help_text="{'style': none | page_number | offset_limit | next_url | link_header | cursor, ...}",
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id",
+            "connector",
+            "name",
+            "description",
+            "method",
+            "path",
+            "query",
+            "headers",
+            "body_template",
+            "body_format",
+            "pagination",
+            "pre_request_script",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_pagination(self, value: Any) -> Any:
+        problems = pagination_errors(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value or {}
+
+
+# --- Flows ------------------------------------------------------------------------------------------------
+
+
+class FlowSettingsSerializer(serializers.ModelSerializer):
+    """The settings of a flow (what an import carries and the API writes)."""
+
+    variables = StringMapField(what="Variables", required=False)
+    max_run_retries = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    max_concurrent_runs = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+
+    class Meta:
+        model = Flow
+        fields = [
+            "name",
+            "description",
+            "enabled",
+            "priority",
+            "variables",
+            "max_run_retries",
+            "max_concurrent_runs",
+        ]
+
+
+class LastRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class FlowSerializer(FlowSettingsSerializer):
+    webhook_url = serializers.SerializerMethodField()
+    deployed_version = serializers.SerializerMethodField()
+    last_run = serializers.SerializerMethodField()
+
+    class Meta(FlowSettingsSerializer.Meta):
+        fields = [
+            "id",
+            *FlowSettingsSerializer.Meta.fields,
+            "webhook_url",
+            "deployed_version",
+            "last_run",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_webhook_url(self, flow: Flow) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(flow.webhook_path) if request is not None else flow.webhook_path
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_deployed_version(self, flow: Flow) -> int | None:
+        if hasattr(flow, "deployed_number"):
+            return flow.deployed_number
+        version = (
+            flow.versions.filter(status=FlowVersion.Status.DEPLOYED).values_list("number", flat=True).first()
+        )
+        return version
+
+    @staticmethod
+    def _last_run(flow: Flow) -> dict[str, Any] | None:
+        if hasattr(flow, "last_run_id"):
+            if flow.last_run_id is None:
+                return None
+            return {
+                "id": flow.last_run_id,
+                "status": flow.last_run_status,
+                "started_at": flow.last_run_started_at,
+                "finished_at": flow.last_run_finished_at,
+            }
+        run = flow.runs.order_by("-id").values("id", "status", "started_at", "finished_at").first()
+        return run
+
+    @extend_schema_field(LastRunSerializer(allow_null=True))
+    def get_last_run(self, flow: Flow) -> dict[str, Any] | None:
+        run = self._last_run(flow)
+        return LastRunSerializer(run).data if run is not None else None
+
+
+# --- Graphs and versions ----------------------------------------------------------------------------------
+
+
+class GraphErrorSerializer(serializers.Serializer):
+    shape = serializers.CharField(allow_null=True)
+    setting = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class GraphSerializer(serializers.Serializer):
+    """The flow graph JSON of DESIGN section 6; checked by designer.graph, not here."""
+
+    shapes = serializers.ListField(child=serializers.DictField())
+    connections = serializers.ListField(child=serializers.DictField())
+
+
+class DraftSerializer(GraphSerializer):
+    errors = GraphErrorSerializer(many=True)
+    updated_at = serializers.DateTimeField()
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = GraphErrorSerializer(many=True)
+
+
+class DeployRequestSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class DeployResultSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+
+
+class FlowVersionSerializer(serializers.ModelSerializer):
+    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = FlowVersion
+        fields = ["number", "status", "comment", "created_at", "updated_at", "deployed_at", "deployed_by"]
+
+
+class FlowVersionDetailSerializer(FlowVersionSerializer):
+    class Meta(FlowVersionSerializer.Meta):
+        fields = [*FlowVersionSerializer.Meta.fields, "graph"]
+
+
+class ExportSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    format_version = serializers.IntegerField()
+    flow = serializers.DictField()
+    graph = GraphSerializer()
+
+
+class ImportRequestSerializer(ExportSerializer):
+    name = serializers.CharField(
+        required=False, max_length=200, help_text="Import under this name instead of the exported one."
+    )
+
+
+class ImportResultSerializer(FlowSerializer):
+    errors = GraphErrorSerializer(many=True, read_only=True)
+
+    class Meta(FlowSerializer.Meta):
+        fields = [*FlowSerializer.Meta.fields, "errors"]
+
+
+class ShapeTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    connection_attribute = serializers.CharField(allow_null=True)
+    settings = serializers.DictField(help_text="JSON Schema of the shape's settings.")
