@@ -2,17 +2,32 @@
 layer groups `run_<id>` (watchers of one run) and `runs` (the runs feed), as DESIGN section 8 describes.
 
 Events are plain dicts with a `type` of `run.log`, `run.step` or `run.status`; the consumers forward them
-to browsers unchanged. Sending never raises into the engine: a channel layer that is down costs live
-updates, not runs (the history API and a resume fill the gap from the database).
+to browsers unchanged. Sending never raises into the engine and never waits for a watcher: a channel layer
+that is down or a browser that reads slowly costs live updates, not runs (the consumers heal gaps from the
+database, and the history API and a resume serve the same lines afterwards).
+
+Delivery happens on an event loop, in the order the events were emitted in this process:
+
+- in-memory layer: the loop the websocket consumers run on (the ASGI server's loop). Its queues are
+  asyncio queues and not thread-safe, so executor threads hand events over with `call_soon_threadsafe`
+  instead of calling the layer from a loop of their own.
+- any other layer (channels-redis): one background loop thread per process, so Celery workers and executor
+  threads do not open a connection (or an event loop) per event.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -24,22 +39,144 @@ def run_group(run_id: int) -> str:
     return f"run_{run_id}"
 
 
+def log_line_event(line: Any) -> dict[str, Any]:
+    """The `run.log` event of a `runs.models.LogLine`: what the engine emits and what consumers replay."""
+    return {
+        "type": "run.log",
+        "run": line.run_id,
+        "seq": line.seq,
+        "ts": line.ts.isoformat(),
+        "level": line.level,
+        "step": line.step_id,
+        "message": line.message,
+    }
+
+
+@dataclass
+class _Outbox:
+    """Events waiting to be sent on one loop; a single drain task keeps them in emission order."""
+
+    queue: asyncio.Queue[tuple[BaseChannelLayer, list[str], dict[str, Any]]] = field(
+        default_factory=asyncio.Queue
+    )
+    task: asyncio.Task[None] | None = None
+
+
+_outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+_background_loop: asyncio.AbstractEventLoop | None = None
+_background_pid: int | None = None
+_background_lock = threading.Lock()
+
+
+def register_consumer_loop() -> None:
+    """Called by the websocket consumers (on their loop): in-memory events are delivered on this loop."""
+    global _consumer_loop
+    _consumer_loop = asyncio.get_running_loop()
+
+
+async def _drain(outbox: _Outbox) -> None:
+    while True:
+        layer, groups, event = await outbox.queue.get()
+        try:
+            for group in groups:
+                try:
+                    await layer.group_send(group, event)
+                except Exception:
+                    logger.warning("Could not send %s to %s", event.get("type"), group, exc_info=True)
+        finally:
+            outbox.queue.task_done()
+
+
+def _enqueue(layer: BaseChannelLayer, groups: list[str], event: dict[str, Any]) -> None:
+    """Runs on the target loop's thread."""
+    loop = asyncio.get_running_loop()
+    outbox = _outboxes.get(loop)
+    if outbox is None or outbox.task is None or outbox.task.done():
+        outbox = _outboxes[loop] = _Outbox()
+        outbox.task = loop.create_task(_drain(outbox))
+    outbox.queue.put_nowait((layer, groups, event))
+
+
+def _run_background_loop(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+def _get_background_loop() -> asyncio.AbstractEventLoop:
+    """This process's sender loop; a forked child (a Celery prefork worker) starts its own."""
+    global _background_loop, _background_pid
+    with _background_lock:
+        if _background_loop is None or _background_pid != os.getpid() or _background_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=_run_background_loop, args=(loop,), name="patchbay-run-events", daemon=True
+            )
+            thread.start()
+            _background_loop, _background_pid = loop, os.getpid()
+        return _background_loop
+
+
 def _send(groups: list[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if isinstance(layer, InMemoryChannelLayer):
+        loop = _consumer_loop
+        if loop is None or loop.is_closed():
+            # No consumer ever ran in this process, so nobody here can watch: keep the plain send (it
+            # reaches tests that listen on the layer directly).
+            _send_now(layer, groups, event)
+            return
+    else:
+        loop = _get_background_loop()
+    try:
+        loop.call_soon_threadsafe(_enqueue, layer, groups, event)
+    except RuntimeError:
+        # The loop closed between the check and the call (a server shutting down).
+        logger.warning("Dropped %s: its event loop is closed", event.get("type"))
+
+
+def _send_now(layer: BaseChannelLayer, groups: Iterable[str], event: dict[str, Any]) -> None:
     for group in groups:
         try:
-            # Channels needs the handler name in "type": run.log -> run_log on the consumer.
             async_to_sync(layer.group_send)(group, event)
         except Exception:
             logger.warning("Could not send %s to %s", event.get("type"), group, exc_info=True)
 
 
 def emit_run_event(run_id: int, event: dict[str, Any]) -> None:
-    """Send `event` to the run's watchers after commit; `run.status` also goes to the runs feed."""
+    """Send `event` to the run's watchers after commit; `run.status` also goes to the runs feed.
+
+    Returns at once: the event is queued for this process's sender loop, never awaited.
+    """
     event = {**event, "run": run_id} if "run" not in event else event
     groups = [run_group(run_id)]
     if event.get("type") == "run.status":
         groups.append(RUNS_FEED_GROUP)
     transaction.on_commit(lambda: _send(groups, event))
+
+
+def flush_run_events(timeout: float = 5.0) -> bool:
+    """Wait until the events queued on this process's background sender have gone out.
+
+    Short-lived processes (management commands, a worker shutting down) call it, and it runs at exit.
+    Returns False when they did not all go out within `timeout` seconds.
+    """
+    loop = _background_loop
+    if loop is None or loop.is_closed() or _background_pid != os.getpid():
+        return True
+
+    async def _wait() -> None:
+        outbox = _outboxes.get(loop)
+        if outbox is not None:
+            await outbox.queue.join()
+
+    try:
+        asyncio.run_coroutine_threadsafe(_wait(), loop).result(timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+atexit.register(flush_run_events)

@@ -2,5 +2,9 @@
 
 from django.urls import path
 
-websocket_urlpatterns: list = []  # filled by the live-logs issue: /ws/runs/ and /ws/runs/<id>/
-_ = path
+from runs.websocket.consumers import RunConsumer, RunsFeedConsumer
+
+websocket_urlpatterns = [
+    path("ws/runs/", RunsFeedConsumer.as_asgi()),
+    path("ws/runs/<int:run_id>/", RunConsumer.as_asgi()),
+]

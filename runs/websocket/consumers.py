@@ -1,0 +1,221 @@
+"""Websocket consumers (DESIGN section 8): one run's live log at /ws/runs/{id}/, the runs feed at /ws/runs/.
+
+Close codes a client can act on: 4401 not signed in (no session, bad token), 4403 signed in without a
+role, 4404 unknown run. Cross-origin handshakes are rejected before they get here (config/asgi.py).
+
+Gap-free, duplicate-free delivery of a run's log
+------------------------------------------------
+Log lines carry gap-free sequence numbers (runs.logs.write_log), so the consumer only has to remember the
+last seq it sent (`last_seq`):
+
+- It joins the run's group before it reads the snapshot. A consumer handles one message at a time, so
+  events that arrive while the snapshot is being read wait in the channel layer's queue for this consumer
+  (that queue is the buffer); once the snapshot is out they are handled in order and every line with
+  `seq <= last_seq` (already in the snapshot) is dropped.
+- A line with `seq > last_seq + 1` means the layer lost or reordered events (in-memory and Redis layers
+  drop messages for a full channel): the missing lines are read from the database and sent first. Lines
+  are committed in seq order (write_log holds the run row's lock until commit), so every line below a
+  line whose event arrived is already readable.
+- `run.status` first sends any lines the database has beyond `last_seq`, so lost events at the end of a
+  run are healed before the final status.
+- The last lines of a burst have no later line to reveal that they were lost, so a tail check runs once
+  the stream has been quiet for TAIL_CHECK_DELAY seconds: it goes through this consumer's own channel (so
+  it is handled in turn with the events, never beside them) and sends what the database has beyond
+  `last_seq`.
+- `{"type": "resume", "after": SEQ}` moves the cursor: every line after SEQ is sent from the database,
+  then the live stream continues after the last one sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from channels.exceptions import ChannelFull
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from runs import events
+from runs.websocket import state
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNKNOWN_RUN = 4404
+# Quiet time after the last event before the database is checked for lines whose events were lost.
+TAIL_CHECK_DELAY = 0.25
+
+
+async def _refusal_code(scope: dict[str, Any]) -> int | None:
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return CLOSE_UNAUTHENTICATED
+    if not await state.user_may_watch(user):
+        return CLOSE_FORBIDDEN
+    return None
+
+
+class RunConsumer(AsyncJsonWebsocketConsumer):
+    """Streams one run: `run.snapshot`, then `run.log`, `run.step` and `run.status` as they happen.
+
+    Query string `?after=SEQ` limits the snapshot's log lines to those after SEQ (a reconnecting client
+    that already has them).
+    """
+
+    run_id: int
+    group: str | None = None
+    last_seq: int = 0
+    _last_activity: float = 0.0
+    _tail_timer: asyncio.TimerHandle | None = None
+    _tail_request: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        events.register_consumer_loop()
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        # Accept before closing so the browser sees the close code (a rejected handshake has none).
+        refusal = await _refusal_code(self.scope)
+        if refusal is None and not await state.run_exists(self.run_id):
+            refusal = CLOSE_UNKNOWN_RUN
+        if refusal is not None:
+            await self.accept()
+            await self.close(code=refusal)
+            return
+        # Join first, read second: anything committed after the read is in the group's stream.
+        self.group = events.run_group(self.run_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        snapshot = await state.load_snapshot(self.run_id, after=self._query_after())
+        if snapshot is None:
+            await self.close(code=CLOSE_UNKNOWN_RUN)
+            return
+        self.last_seq = snapshot["last_seq"]
+        await self.send_json(snapshot)
+        # Events that arrived while the snapshot was read may have overflowed this channel.
+        self._arm_tail_check()
+
+    async def disconnect(self, code: int) -> None:
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
+            self._tail_timer = None
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- the tail check ---------------------------------------------------------------------------------
+
+    def _arm_tail_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_activity = loop.time()
+        if self._tail_timer is None:
+            self._tail_timer = loop.call_later(TAIL_CHECK_DELAY, self._tail_timer_fired)
+
+    def _tail_timer_fired(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet_for = loop.time() - self._last_activity
+        if quiet_for < TAIL_CHECK_DELAY:
+            self._tail_timer = loop.call_later(TAIL_CHECK_DELAY - quiet_for, self._tail_timer_fired)
+            return
+        self._tail_timer = None
+        self._tail_request = loop.create_task(self._request_tail_check())
+
+    async def _request_tail_check(self) -> None:
+        # A full channel means events are still coming, and each one re-arms the check.
+        with contextlib.suppress(ChannelFull):
+            await self.channel_layer.send(self.channel_name, {"type": "logs.tail_check"})
+
+    async def logs_tail_check(self, event: dict[str, Any]) -> None:
+        if await self._send_stored_lines(before=None):
+            self._arm_tail_check()
+
+    def _query_after(self) -> int:
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        for part in query.split("&"):
+            name, _, value = part.partition("=")
+            if name == "after" and value.isdigit():
+                return int(value)
+        return 0
+
+    # --- messages from the client ---------------------------------------------------------------------
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "resume":
+            await self.send_json({"type": "error", "detail": 'Expected {"type": "resume", "after": SEQ}.'})
+            return
+        after = content.get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self.send_json({"type": "error", "detail": "`after` must be a non-negative integer."})
+            return
+        await self._resume(after)
+
+    async def _resume(self, after: int) -> None:
+        self.last_seq = after
+        await self._send_stored_lines(before=None)
+
+    async def _send_stored_lines(self, *, before: int | None) -> int:
+        """Send the stored lines after `last_seq` (and below `before`), in order, batch by batch.
+
+        Returns how many were sent.
+        """
+        sent = 0
+        while True:
+            lines = await state.log_events_between(self.run_id, after=self.last_seq, before=before)
+            for line in lines:
+                await self.send_json(line)
+                self.last_seq = line["seq"]
+            sent += len(lines)
+            if len(lines) < state.REPLAY_BATCH:
+                return sent
+
+    # --- events from the channel layer (runs.events.emit_run_event) --------------------------------------
+
+    async def run_log(self, event: dict[str, Any]) -> None:
+        seq = event.get("seq")
+        if not isinstance(seq, int) or seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            await self._send_stored_lines(before=seq)
+        await self.send_json(event)
+        self.last_seq = seq
+        self._arm_tail_check()
+
+    async def run_step(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def run_status(self, event: dict[str, Any]) -> None:
+        await self._send_stored_lines(before=None)
+        await self.send_json(event)
+
+
+class RunsFeedConsumer(AsyncJsonWebsocketConsumer):
+    """`run.status` of every run, for the runs list and the canvas status overlay."""
+
+    joined: bool = False
+
+    async def connect(self) -> None:
+        events.register_consumer_loop()
+        refusal = await _refusal_code(self.scope)
+        if refusal is not None:
+            await self.accept()
+            await self.close(code=refusal)
+            return
+        await self.channel_layer.group_add(events.RUNS_FEED_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined:
+            await self.channel_layer.group_discard(events.RUNS_FEED_GROUP, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        await self.send_json({"type": "error", "detail": "The runs feed takes no messages."})
+
+    async def run_status(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
