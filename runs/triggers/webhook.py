@@ -71,8 +71,8 @@ class ResponseSettings:
         )
 
 
-def _error(status: int, detail: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"detail": detail, "errors": [], **extra}, status=status)
+def _error(http_status: int, detail: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"detail": detail, "errors": [], **extra}, status=http_status)
 
 
 def _with_database(function: Any) -> Any:
