@@ -1,0 +1,41 @@
+"""The run engine: executes a claimed run from its checkpoint (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import logging
+
+from runs.models import Run
+
+logger = logging.getLogger(__name__)
+
+
+def execute_run(run_id: int, *, worker_id: str) -> None:
+    """Execute run `run_id`, which `worker_id` has claimed (status running, lease owned), from its checkpoint.
+
+    Runs until the run ends (succeeded, failed, stopped, partial_success), a stop is honoured after a step,
+    or a step must wait for a retry: then the run goes back to `queued` with `available_at` = the step's next
+    attempt time, its lease released and its checkpoint kept. Returns quietly when the run is not this
+    worker's (never claimed, or the lease was lost to a sweeper). Never raises for anything a flow does; an
+    unexpected engine exception fails the run with an error log line.
+    """
+    from runs.engine.runner import LeaseLost, Runner
+
+    run = Run.objects.select_related("flow", "flow_version").filter(pk=run_id).first()
+    if run is None or run.status != Run.Status.RUNNING or run.lease_owner != worker_id:
+        return
+    runner = Runner(run, worker_id=worker_id)
+    try:
+        runner.execute()
+    except LeaseLost:
+        logger.warning("Run %s: lease lost by %s; another worker resumes it", run_id, worker_id)
+    except Exception as exc:
+        logger.exception("Run %s: unexpected engine error", run_id)
+        try:
+            runner.fail_unexpectedly(exc)
+        except LeaseLost:
+            logger.warning("Run %s: lease lost while failing it", run_id)
+        except Exception:
+            logger.exception("Run %s: could not record the engine error", run_id)
+
+
+__all__ = ["execute_run"]

@@ -1,0 +1,128 @@
+"""What a shape sees while it executes one step: the run, its shape settings, templates, scripts, the log."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from runs.engine.outcome import StepFailed, WorkPayload
+from runs.logs import write_log
+from runs.models import LogLine, Run, Step
+from runs.templating import render_template, template_context, uses_payload
+
+if TYPE_CHECKING:
+    from runs.engine.graph import Graph
+    from runs.engine.runner import Runner
+
+
+class StepContext:
+    """One step's view of the run. Shapes use it instead of touching the run row or the checkpoint."""
+
+    def __init__(self, *, runner: Runner, step: Step, shape: dict[str, Any]) -> None:
+        self.runner = runner
+        self.step = step
+        self.shape = shape
+        self.shape_id = str(shape["id"])
+        self.shape_name = str(shape.get("name") or shape["id"])
+        self.settings: dict[str, Any] = dict(shape.get("settings") or {})
+
+    # --- the run -----------------------------------------------------------------------------------------
+    @property
+    def run(self) -> Run:
+        return self.runner.run
+
+    @property
+    def graph(self) -> Graph:
+        return self.runner.graph
+
+    @property
+    def attempt(self) -> int:
+        """This step's attempt number (1 for the first)."""
+        return self.step.attempts
+
+    @property
+    def flow_variables(self) -> dict[str, Any]:
+        """Run-scoped flow variables: changes last for the rest of this run (and survive a resume)."""
+        return self.runner.state["flow_variables"]
+
+    def flow_info(self) -> dict[str, Any]:
+        flow = self.run.flow
+        return {"id": flow.pk, "name": flow.name, "run_id": self.run.pk, "variables": self.flow_variables}
+
+    def add_stat(self, name: str, amount: float) -> None:
+        stats = self.runner.state["stats"]
+        stats[name] = stats.get(name, 0) + amount
+
+    def log(self, level: str, message: str, data: Any = None) -> None:
+        write_log(run=self.run, step=self.step, level=level, message=message, data=data)
+
+    def extend_lease(self, seconds: float) -> None:
+        """Make the lease last at least `seconds` more (plus the usual lease) before a long blocking call."""
+        self.runner.extend_lease(seconds)
+
+    # --- templates ---------------------------------------------------------------------------------------
+    def template_context(self, work: WorkPayload, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return template_context(
+            payload=work.payload, meta=work.meta, variables=variables, flow=self.flow_info()
+        )
+
+    def render(self, source: Any, work: WorkPayload, variables: dict[str, Any] | None = None) -> str:
+        """Render a template setting; raises `TemplateError` naming an undefined placeholder."""
+        if source is None:
+            return ""
+        text = str(source)
+        if "[[" not in text and "[%" not in text:
+            return text
+        context = template_context(
+            payload=work.payload,
+            meta=work.meta,
+            variables=variables,
+            flow=self.flow_info(),
+            parse=uses_payload(text),
+        )
+        return render_template(text, context)
+
+    # --- scripts -----------------------------------------------------------------------------------------
+    def script_data(self, work: WorkPayload, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` dict of DESIGN section 4 for `work`."""
+        return {
+            "payload": work.payload,
+            "variables": {str(k): str(v) for k, v in (variables or {}).items()},
+            "meta": {str(k): str(v) for k, v in work.meta.items()},
+            "flow": {**self.flow_info(), "variables": dict(self.flow_variables)},
+        }
+
+    def run_script(self, *, script_id: Any, version: Any, data: dict[str, Any]) -> Any:
+        """Run a custom script version (pinned `version` or the deployed one) on `data`.
+
+        Writes the script's log output to the run log, adds its CPU time to the run's insights and applies
+        its changes to the flow variables. Raises `StepFailed` when there is no runnable version or the
+        script fails (the message names the script, version and line).
+        """
+        from scripts_app import ScriptError, run_script
+        from scripts_app.selectors import resolve_script_version
+
+        try:
+            script_version = resolve_script_version(
+                script_id=int(script_id), version=int(version) if version not in (None, "") else None
+            )
+        except (TypeError, ValueError) as exc:
+            raise StepFailed(f"Invalid script reference {script_id!r} / version {version!r}.") from exc
+        if script_version is None:
+            which = f"version {version}" if version not in (None, "") else "a deployed version"
+            raise StepFailed(f"Script {script_id} has no {which}.")
+        self.extend_lease(float(settings.PATCHBAY_SCRIPT_TIMEOUT))
+        label = f"{script_version.script.name} v{script_version.number}"
+        try:
+            result = run_script(script_version, data)
+        except ScriptError as exc:
+            raise StepFailed(f"Script {label} failed: {exc}") from exc
+        self.add_stat("script_cpu_ms", float(getattr(result, "cpu_ms", 0) or 0))
+        for line in getattr(result, "logs", None) or []:
+            self.log(LogLine.Level.INFO, f"[{label}] {line}")
+        flow_variables = getattr(result, "flow_variables", None)
+        if isinstance(flow_variables, dict) and flow_variables != self.flow_variables:
+            self.flow_variables.clear()
+            self.flow_variables.update(flow_variables)
+        return result

@@ -1,0 +1,519 @@
+"""The graph walk of one claimed run (DESIGN section 3).
+
+State that must survive a crash lives in `Run.checkpoint`, rewritten in the same transaction that records
+each finished step:
+
+    {"items": [work item, ...]   pending work, a stack (the top is executed next: depth-first, so a branch's
+                                  whole path finishes before the next branch starts),
+     "flow_variables": {...}, "counters": {shape id: inputs so far}, "stats": {...},
+     "next_token": int, "caught": [try tokens sent down catch], "partial": bool, "final": payload ref}
+
+A work item is `{"shape", "index", "payload" | "file", "meta", "scopes", "step"?, "not_before"?}`. `index`
+is the step's input index, handed out when the item is created, so a resumed run finds the Step row an
+interrupted attempt left behind instead of creating a second one. `scopes` records the branch and try /
+catch shapes the payload passed through (for "stop later branches" and "send down catch").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from runs.conditions import ConditionError
+from runs.engine.context import StepContext
+from runs.engine.graph import Graph
+from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload
+from runs.engine.shapes import execute_shape
+from runs.errors import ConnectorError, PayloadTooLarge
+from runs.events import emit_run_event
+from runs.logs import write_log
+from runs.models import LogLine, Payload, Run, Step
+from runs.payloads import INLINE_LIMIT, check_payload_size, payload_size, save_payload_file, store_payload
+from runs.services import backoff_delay, queue_run_attempt, run_status_event
+from runs.templating import TemplateError
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the run's lease: stop at once and write nothing more."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def step_event(step: Step) -> dict[str, Any]:
+    return {
+        "type": "run.step",
+        "step": {
+            "id": step.pk,
+            "shape_id": step.shape_id,
+            "shape_name": step.shape_name,
+            "shape_type": step.shape_type,
+            "input_index": step.input_index,
+            "status": step.status,
+            "attempts": step.attempts,
+            "started_at": _iso(step.started_at),
+            "finished_at": _iso(step.finished_at),
+            "next_attempt_at": _iso(step.next_attempt_at),
+            "http_status": step.http_status,
+            "outputs": step.outputs,
+            "error": step.error,
+        },
+    }
+
+
+def _string_meta(meta: dict[str, Any] | None) -> dict[str, str]:
+    return {
+        str(k): v if isinstance(v, str) else ("" if v is None else str(v)) for k, v in (meta or {}).items()
+    }
+
+
+class Runner:
+    def __init__(self, run: Run, *, worker_id: str) -> None:
+        self.run = run
+        self.worker_id = worker_id
+        self.graph = Graph(run.flow_version.graph or {})
+        self.state: dict[str, Any] = {}
+        self.lease_until: datetime | None = run.lease_expires_at
+
+    # --- payload references in the checkpoint --------------------------------------------------------
+    def _payload_ref(self, text: str | None, file_name: str | None = None) -> dict[str, Any]:
+        if text is not None and payload_size(text) > INLINE_LIMIT:
+            return {"file": file_name or save_payload_file(text)}
+        return {"payload": text}
+
+    def _load(self, ref: dict[str, Any]) -> str | None:
+        if ref.get("file"):
+            with default_storage.open(ref["file"], "rb") as handle:
+                return handle.read().decode("utf-8")
+        return ref.get("payload")
+
+    # --- lease --------------------------------------------------------------------------------------------
+    def extend_lease(self, seconds: float) -> None:
+        until = timezone.now() + timedelta(seconds=seconds + settings.PATCHBAY_LEASE_SECONDS)
+        if self.lease_until is not None and self.lease_until >= until:
+            return
+        updated = Run.objects.filter(
+            pk=self.run.pk, status=Run.Status.RUNNING, lease_owner=self.worker_id
+        ).update(lease_expires_at=until)
+        if not updated:
+            raise LeaseLost
+        self.lease_until = until
+
+    def _lease_filter(self) -> Any:
+        return Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING, lease_owner=self.worker_id)
+
+    # --- the walk -----------------------------------------------------------------------------------------
+    def execute(self) -> None:
+        checkpoint = self.run.checkpoint or {}
+        if checkpoint.get("items"):
+            self.state = checkpoint
+            write_log(
+                run=self.run,
+                level=LogLine.Level.INFO,
+                message=(
+                    f"Run resumed (attempt {self.run.attempt});"
+                    f" {len(self.state['items'])} work item(s) pending"
+                ),
+            )
+        else:
+            self.state = self._initial_state()
+            write_log(
+                run=self.run,
+                level=LogLine.Level.INFO,
+                message=(
+                    f"Run started (attempt {self.run.attempt}, flow version {self.run.flow_version.number})"
+                ),
+            )
+        items: list[dict[str, Any]] = self.state["items"]
+        while items:
+            item = items[-1]
+            not_before = parse_datetime(item["not_before"]) if item.get("not_before") else None
+            if not_before is not None and not_before > timezone.now():
+                self._wait_for_retry(not_before)
+                return
+            if not self._process(items.pop()):
+                return
+            if self._save_checkpoint():
+                self._finish(Run.Status.STOPPED, error="Stopped on request.")
+                return
+        status = Run.Status.PARTIAL_SUCCESS if self.state.get("partial") else Run.Status.SUCCEEDED
+        self._finish(status)
+
+    def _initial_state(self) -> dict[str, Any]:
+        trigger = self.graph.trigger_id()
+        return {
+            "items": [
+                {
+                    "shape": trigger,
+                    "index": 0,
+                    **self._payload_ref(self.run.input_payload),
+                    "meta": _string_meta(self.run.input_meta),
+                    "scopes": [],
+                }
+            ],
+            "flow_variables": {str(k): v for k, v in (self.run.variables or {}).items()},
+            "counters": {trigger: 1},
+            "stats": {"steps": 0, "http_calls": 0, "bytes_in": 0, "bytes_out": 0, "script_cpu_ms": 0},
+            "next_token": 1,
+            "caught": [],
+            "partial": False,
+            "final": None,
+        }
+
+    def _save_checkpoint(self) -> bool:
+        """Persist the state and renew the lease; returns whether a stop was requested. Raises LeaseLost."""
+        until = timezone.now() + timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS)
+        with transaction.atomic():
+            updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
+            if not updated:
+                raise LeaseLost
+            stop = Run.objects.filter(pk=self.run.pk).values_list("stop_requested", flat=True).get()
+        self.lease_until = until
+        return bool(stop)
+
+    # --- one step -----------------------------------------------------------------------------------------
+    def _open_step(self, item: dict[str, Any], shape: dict[str, Any], text: str | None) -> Step:
+        now = timezone.now()
+        step: Step | None = None
+        if item.get("step"):
+            step = Step.objects.filter(pk=item["step"], run=self.run).first()
+        if step is None:
+            step = Step.objects.filter(
+                run=self.run, shape_id=item["shape"], input_index=item["index"]
+            ).first()
+            if step is not None:
+                write_log(
+                    run=self.run,
+                    step=step,
+                    level=LogLine.Level.WARNING,
+                    message=f"Step '{step.shape_name}' resumed after an interrupted attempt",
+                )
+        if step is None:
+            step = Step.objects.create(
+                run=self.run,
+                shape_id=str(shape["id"]),
+                shape_name=str(shape.get("name") or shape["id"])[:200],
+                shape_type=str(shape.get("type")),
+                input_index=item["index"],
+                status=Step.Status.RUNNING,
+                started_at=now,
+            )
+            self.state["stats"]["steps"] += 1
+            store_payload(
+                run=self.run,
+                step=step,
+                direction=Payload.Direction.INPUT,
+                index=0,
+                text=text,
+                meta=item.get("meta"),
+                file_name=item.get("file"),
+            )
+        step.attempts += 1
+        step.status = Step.Status.RUNNING
+        step.next_attempt_at = None
+        step.started_at = step.started_at or now
+        step.save(update_fields=["attempts", "status", "next_attempt_at", "started_at"])
+        emit_run_event(self.run.pk, step_event(step))
+        return step
+
+    def _run_shape(self, context: StepContext, work: WorkPayload) -> Outcome:
+        try:
+            outcome = execute_shape(str(context.shape.get("type")), context, work)
+        except LeaseLost:
+            raise
+        except StepFailed as exc:
+            return Outcome.fail(exc.message)
+        except (TemplateError, ConditionError, PayloadTooLarge) as exc:
+            return Outcome.fail(str(exc))
+        except ConnectorError as exc:
+            return Outcome.retry(exc.message) if exc.retryable else Outcome.fail(exc.message)
+        except Exception as exc:
+            logger.exception("Shape %s of run %s raised", context.shape_id, self.run.pk)
+            return Outcome.fail(
+                f"Unexpected error in shape '{context.shape_name}': {type(exc).__name__}: {exc}"
+            )
+        if outcome.kind == "continue":
+            try:
+                for emit in outcome.emits:
+                    check_payload_size(emit.payload)
+            except PayloadTooLarge as exc:
+                return Outcome.fail(str(exc), http_status=outcome.http_status)
+        return outcome
+
+    def _process(self, item: dict[str, Any]) -> bool:
+        """Execute one work item. Returns False when the run ended or must wait (stop walking)."""
+        shape = self.graph.shape(item["shape"])
+        text = self._load(item)
+        step = self._open_step(item, shape, text)
+        work = WorkPayload(payload=text, meta=dict(item.get("meta") or {}))
+        context = StepContext(runner=self, step=step, shape=shape)
+        outcome = self._run_shape(context, work)
+        if outcome.http_status is not None:
+            step.http_status = outcome.http_status
+        if outcome.kind == "continue":
+            self._succeed(item, step, outcome, text)
+            return True
+        if outcome.kind == "retry":
+            retries = _int(context.settings.get("retries"), 0)
+            if step.attempts <= retries:
+                self._schedule_retry(item, step, context, outcome)
+                return False
+            outcome = Outcome.fail(
+                f"{outcome.error} (gave up after {step.attempts} attempt(s))", http_status=outcome.http_status
+            )
+        return self._fail_step(item, step, outcome)
+
+    def _succeed(self, item: dict[str, Any], step: Step, outcome: Outcome, work_text: str | None) -> None:
+        shape_id = item["shape"]
+        last = self.graph.is_last(shape_id)
+        new_items: list[dict[str, Any]] = []
+        scope_token: int | None = None
+        for index, emit in enumerate(outcome.emits):
+            meta = _string_meta(emit.meta)
+            stored = store_payload(
+                run=self.run,
+                step=step,
+                direction=Payload.Direction.OUTPUT,
+                index=index,
+                text=emit.payload,
+                meta=meta,
+            )
+            ref = self._payload_ref(emit.payload, stored.file.name if stored.file else None)
+            if last:
+                self.state["final"] = ref
+            scopes = list(item.get("scopes") or [])
+            if emit.scope == "branch":
+                if scope_token is None:
+                    scope_token = self._token()
+                scopes.append(
+                    {"kind": "branch", "shape": shape_id, "token": scope_token, "order": emit.order}
+                )
+            elif emit.scope == "try":
+                scopes.append(
+                    {
+                        "kind": "try",
+                        "shape": shape_id,
+                        "token": self._token(),
+                        **self._payload_ref(work_text, item.get("file")),
+                        "meta": dict(item.get("meta") or {}),
+                    }
+                )
+            for connection in self.graph.connections(shape_id, label=emit.label, order=emit.order):
+                new_items.append(self._new_item(str(connection["target"]), ref, meta, scopes))
+        # A stack: push in reverse so the first output (branch 1, the first split item) runs first.
+        self.state["items"].extend(reversed(new_items))
+        step.status = Step.Status.SUCCEEDED
+        step.finished_at = timezone.now()
+        step.outputs = len(outcome.emits)
+        step.error = ""
+        step.save(update_fields=["status", "finished_at", "outputs", "error", "http_status"])
+        emit_run_event(self.run.pk, step_event(step))
+
+    def _new_item(
+        self, shape_id: str, ref: dict[str, Any], meta: dict[str, str], scopes: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        counters = self.state["counters"]
+        index = counters.get(shape_id, 0)
+        counters[shape_id] = index + 1
+        return {"shape": shape_id, "index": index, **ref, "meta": meta, "scopes": scopes}
+
+    def _token(self) -> int:
+        token = int(self.state.get("next_token", 1))
+        self.state["next_token"] = token + 1
+        return token
+
+    def _schedule_retry(
+        self, item: dict[str, Any], step: Step, context: StepContext, outcome: Outcome
+    ) -> None:
+        retries = _int(context.settings.get("retries"), 0)
+        if outcome.retry_after is not None:
+            delay = min(max(outcome.retry_after, 0.0), float(settings.PATCHBAY_RETRY_DELAY_MAX))
+        else:
+            base = context.settings.get("retry_delay")
+            delay = backoff_delay(attempt=step.attempts, base=float(base) if base not in (None, "") else None)
+        at = timezone.now() + timedelta(seconds=delay)
+        step.status = Step.Status.RETRYING
+        step.next_attempt_at = at
+        step.error = outcome.error
+        step.save(update_fields=["status", "next_attempt_at", "error", "http_status"])
+        emit_run_event(self.run.pk, step_event(step))
+        write_log(
+            run=self.run,
+            step=step,
+            level=LogLine.Level.WARNING,
+            message=(
+                f"Step '{step.shape_name}' attempt {step.attempts} of {retries + 1} failed: {outcome.error};"
+                f" retrying in {delay:.1f} s"
+            ),
+        )
+        self.state["items"].append({**item, "step": step.pk, "not_before": at.isoformat()})
+        self._wait_for_retry(at)
+
+    def _wait_for_retry(self, at: datetime) -> None:
+        """Give the run back to the queue until `at`, keeping the checkpoint (the retry item is on top)."""
+        with transaction.atomic():
+            updated = self._lease_filter().update(
+                status=Run.Status.QUEUED,
+                available_at=at,
+                lease_owner="",
+                lease_expires_at=None,
+                checkpoint=self.state,
+            )
+            if not updated:
+                raise LeaseLost
+            self.run.refresh_from_db()
+            emit_run_event(self.run.pk, run_status_event(self.run))
+            from runs.executors import submit_run
+
+            run_id = self.run.pk
+            transaction.on_commit(lambda: submit_run(run_id))
+
+    def _fail_step(self, item: dict[str, Any], step: Step, outcome: Outcome) -> bool:
+        step.status = Step.Status.FAILED
+        step.finished_at = timezone.now()
+        step.error = outcome.error
+        step.save(update_fields=["status", "finished_at", "error", "http_status"])
+        emit_run_event(self.run.pk, step_event(step))
+        write_log(
+            run=self.run,
+            step=step,
+            level=LogLine.Level.ERROR,
+            message=f"Step '{step.shape_name}' failed: {outcome.error}",
+        )
+        scopes: list[dict[str, Any]] = list(item.get("scopes") or [])
+        try_index = next((i for i in range(len(scopes) - 1, -1, -1) if scopes[i]["kind"] == "try"), None)
+        if outcome.retry_run or try_index is None:
+            self._finish(Run.Status.FAILED, error=outcome.error, retry_run=outcome.retry_run)
+            return False
+        try_scope = scopes[try_index]
+        # A failure inside a branch stops that branch shape's later branches.
+        for scope in scopes[try_index + 1 :]:
+            if scope["kind"] == "branch":
+                self._cancel_later_branches(scope)
+        if try_scope["token"] in self.state["caught"]:
+            write_log(
+                run=self.run,
+                step=step,
+                level=LogLine.Level.INFO,
+                message="This payload was already sent down catch; the failure is dropped",
+            )
+            return True
+        self.state["caught"].append(try_scope["token"])
+        try_shape = str(try_scope["shape"])
+        try_settings = self.graph.settings(try_shape)
+        if try_settings.get("partial_success", True):
+            self.state["partial"] = True
+        meta = {**try_scope.get("meta", {}), "error": outcome.error, "error_shape": str(item["shape"])}
+        ref = {"file": try_scope["file"]} if try_scope.get("file") else {"payload": try_scope.get("payload")}
+        catch = self.graph.connections(try_shape, label="catch")
+        new_items = [self._new_item(str(c["target"]), ref, meta, scopes[:try_index]) for c in catch]
+        self.state["items"].extend(reversed(new_items))
+        name = self.graph.shape(try_shape).get("name") or try_shape
+        write_log(
+            run=self.run,
+            step=step,
+            level=LogLine.Level.WARNING,
+            message=(
+                f"Failure caught by try/catch '{name}'"
+                + ("; payload sent down catch" if catch else "; there is no catch path")
+            ),
+        )
+        return True
+
+    def _cancel_later_branches(self, scope: dict[str, Any]) -> None:
+        def later(item: dict[str, Any]) -> bool:
+            for other in item.get("scopes") or []:
+                if other.get("kind") == "branch" and other.get("token") == scope["token"]:
+                    return _int(other.get("order"), 0) > _int(scope.get("order"), 0)
+            return False
+
+        kept = [item for item in self.state["items"] if not later(item)]
+        dropped = len(self.state["items"]) - len(kept)
+        if dropped:
+            self.state["items"][:] = kept
+            write_log(
+                run=self.run,
+                level=LogLine.Level.WARNING,
+                message=f"Later branches of '{scope['shape']}' skipped after a failure ({dropped} item(s))",
+            )
+
+    # --- the end ------------------------------------------------------------------------------------------
+    def _finish(self, status: str, *, error: str = "", retry_run: bool = False) -> None:
+        now = timezone.now()
+        final_ref = self.state.get("final")
+        final_payload = self._load(final_ref) if final_ref else None
+        started = self.run.started_at or now
+        stats = self.state.get("stats", {})
+        insights = {
+            "duration_ms": round((now - started).total_seconds() * 1000, 3),
+            "steps": int(stats.get("steps", 0)),
+            "http_calls": int(stats.get("http_calls", 0)),
+            "bytes_in": int(stats.get("bytes_in", 0)),
+            "bytes_out": int(stats.get("bytes_out", 0)),
+            "script_cpu_ms": round(float(stats.get("script_cpu_ms", 0)), 3),
+        }
+        with transaction.atomic():
+            updated = self._lease_filter().update(
+                status=status,
+                finished_at=now,
+                final_payload=final_payload,
+                insights=insights,
+                error=error[:10000],
+                checkpoint={},
+                lease_owner="",
+                lease_expires_at=None,
+            )
+            if not updated:
+                raise LeaseLost
+            self.run.refresh_from_db()
+            level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
+            if status == Run.Status.FAILED:
+                level = LogLine.Level.ERROR
+            message = f"Run {status.replace('_', ' ')} in {insights['duration_ms']:.0f} ms"
+            if error:
+                message += f": {error}"
+            write_log(run=self.run, level=level, message=message)
+            emit_run_event(self.run.pk, run_status_event(self.run))
+            if retry_run:
+                self._queue_run_retry()
+
+    def _queue_run_retry(self) -> None:
+        flow = self.run.flow
+        if self.run.attempt > flow.max_run_retries:
+            write_log(
+                run=self.run,
+                level=LogLine.Level.ERROR,
+                message=f"No run retries left (max_run_retries = {flow.max_run_retries}); failed for good",
+            )
+            return
+        delay = backoff_delay(attempt=self.run.attempt)
+        retry = queue_run_attempt(run=self.run, delay_seconds=delay)
+        write_log(
+            run=self.run,
+            level=LogLine.Level.WARNING,
+            message=f"Run attempt {retry.attempt} queued as run {retry.pk} in {delay:.1f} s",
+        )
+
+    def fail_unexpectedly(self, exc: BaseException) -> None:
+        """An engine bug: end the run as failed with a log line instead of leaving it stuck."""
+        self._finish(Run.Status.FAILED, error=f"Internal engine error: {type(exc).__name__}: {exc}")
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+__all__ = ["Emit", "LeaseLost", "Runner", "step_event"]
