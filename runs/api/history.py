@@ -194,11 +194,21 @@ def run_insights(run: Run) -> dict[str, Any]:
     return {**computed, **stored}
 
 
+def _is_plain_date(raw: str) -> bool:
+    try:
+        return parse_date(raw) is not None
+    except ValueError:
+        return False
+
+
 def _parse_instant(name: str, raw: str, *, end_of_day: bool) -> datetime.datetime:
-    """An ISO datetime, or a date meaning its start (or, for an upper bound, the start of the next day)."""
-    value = parse_datetime(raw)
+    """An ISO date-time, or a plain date meaning its start (or, for an upper bound, the next day's start)."""
+    try:
+        value = None if _is_plain_date(raw) else parse_datetime(raw)
+    except ValueError:
+        value = None
     if value is None:
-        day = parse_date(raw)
+        day = parse_date(raw) if _is_plain_date(raw) else None
         if day is None:
             raise ApiError(
                 "Invalid filter.",
@@ -243,7 +253,7 @@ def filter_runs(params: Any) -> QuerySet[Run]:
         runs = runs.filter(started_at__gte=_parse_instant("started_from", raw, end_of_day=False))
     if raw := params.get("started_to"):
         # A date-time is inclusive; a plain date includes that whole day.
-        if parse_datetime(raw) is None:
+        if _is_plain_date(raw):
             runs = runs.filter(started_at__lt=_parse_instant("started_to", raw, end_of_day=True))
         else:
             runs = runs.filter(started_at__lte=_parse_instant("started_to", raw, end_of_day=False))
