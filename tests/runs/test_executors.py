@@ -1,0 +1,212 @@
+"""The embedded executor: one iteration run directly, the sweep, and the threads executing real runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from designer.models import FlowVersion
+from designer.services import create_flow, deploy_flow
+from runs import services
+from runs.executors.embedded import EmbeddedExecutor, is_server_process, start_for_server
+from runs.models import LogLine, Run
+
+
+def trigger_shape(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "trigger",
+        "type": "trigger",
+        "name": "Start",
+        "position": {"x": 0, "y": 0},
+        "settings": settings,
+    }
+
+
+def echo_flow(name: str = "Echo", trigger: dict[str, Any] | None = None):
+    """trigger -> manual payload that wraps the input's order_id, so the final payload proves execution."""
+    graph = {
+        "shapes": [
+            trigger_shape(trigger or {"kind": "manual"}),
+            {
+                "id": "wrap",
+                "type": "manual_payload",
+                "name": "Wrap",
+                "position": {"x": 200, "y": 0},
+                "settings": {"payload": '{"echo": "[[payload.order_id]]"}'},
+            },
+        ],
+        "connections": [{"source": "trigger", "target": "wrap"}],
+    }
+    flow = create_flow(name=name, graph=graph)
+    deploy_flow(flow=flow)
+    return flow
+
+
+def wait_until(predicate, *, seconds: float = 60.0) -> bool:
+    """Poll `predicate` until it holds; a deadline guard against hanging, not a timed assertion."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.django_db
+def test_run_once_returns_false_when_nothing_is_due():
+    flow = echo_flow()
+    services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload="{}", delay_seconds=3600)
+
+    assert EmbeddedExecutor(workers=1).run_once("test-worker") is False
+    assert Run.objects.get().status == "queued"
+
+
+@pytest.mark.django_db
+def test_run_once_executes_the_next_due_run():
+    flow = echo_flow()
+    run = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 42}')
+
+    assert EmbeddedExecutor(workers=1).run_once("test-worker") is True
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert json.loads(run.final_payload) == {"echo": "42"}
+    assert run.steps.filter(shape_id="wrap", status="succeeded").count() == 1
+
+
+@pytest.mark.django_db
+def test_run_once_takes_manual_runs_ahead_of_the_queue():
+    flow = echo_flow()
+    scheduled = services.enqueue_run(flow=flow, trigger=Run.Trigger.SCHEDULE, payload='{"order_id": 1}')
+    manual = services.enqueue_run(flow=flow, trigger=Run.Trigger.MANUAL, payload='{"order_id": 2}')
+    executor = EmbeddedExecutor(workers=1)
+
+    executor.run_once("test-worker")
+
+    assert Run.objects.get(pk=manual.pk).status == "succeeded"
+    assert Run.objects.get(pk=scheduled.pk).status == "queued"
+
+
+@pytest.mark.django_db
+def test_the_sweep_requeues_a_run_whose_worker_died_and_the_next_iteration_finishes_it():
+    flow = echo_flow()
+    run = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 7}')
+    # A worker of a process that died: it claimed the run and its lease ran out.
+    claimed = services.claim_run(run_id=run.pk, worker_id="dead-process:worker-1")
+    assert claimed is not None
+    Run.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    executor = EmbeddedExecutor(workers=1)
+
+    assert executor.run_once("test-worker") is False  # still running, as far as the queue knows
+    assert executor.sweep_once() == 1
+    assert executor.run_once("test-worker") is True
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert LogLine.objects.filter(run=run, message__startswith="Lease expired").exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_fires_due_schedules():
+    flow = echo_flow("Clock", trigger={"kind": "schedule", "cron": ["* * * * *"]})
+    FlowVersion.objects.filter(flow=flow, status="deployed").update(
+        deployed_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    EmbeddedExecutor(workers=1).sweep_once()
+
+    run = Run.objects.get()
+    assert run.trigger == "schedule"
+    assert run.flow_id == flow.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_started_threads_execute_submitted_runs_and_stop_cleanly():
+    flow = echo_flow()
+    executor = EmbeddedExecutor(workers=2, poll_interval=0.2, sweep_interval=0.2)
+    executor.start()
+    try:
+        assert executor.running
+        runs = [
+            services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload=json.dumps({"order_id": n}))
+            for n in range(5)
+        ]
+        ids = [run.pk for run in runs]
+        wait_until(lambda: Run.objects.filter(pk__in=ids, status="succeeded").count() == len(ids))
+    finally:
+        executor.stop(timeout=30)
+
+    assert not executor.running
+    finals = sorted(
+        json.loads(p)["echo"] for p in Run.objects.filter(pk__in=ids).values_list("final_payload", flat=True)
+    )
+    assert finals == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_pick_up_runs_queued_before_they_started():
+    flow = echo_flow()
+    # Left behind by an earlier process: queued, and one whose retry delay has just passed.
+    waiting = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 1}')
+    delayed = services.enqueue_run(
+        flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 2}', delay_seconds=0.5
+    )
+    executor = EmbeddedExecutor(workers=1, poll_interval=0.2, sweep_interval=0.2)
+    executor.start()
+    try:
+        wait_until(lambda: Run.objects.filter(status="succeeded").count() == 2)
+    finally:
+        executor.stop(timeout=30)
+
+    assert Run.objects.get(pk=waiting.pk).status == "succeeded"
+    assert Run.objects.get(pk=delayed.pk).status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_final_payload_webhook_answers_with_the_result_of_the_run():
+    flow = echo_flow(
+        "Synchronous", trigger={"kind": "webhook", "response": {"mode": "final_payload", "timeout": 60}}
+    )
+    executor = EmbeddedExecutor(workers=1, poll_interval=0.2)
+    executor.start()
+    try:
+        response = Client().post(flow.webhook_path, data='{"order_id": 31}', content_type="application/json")
+    finally:
+        executor.stop(timeout=30)
+
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == {"echo": "31"}
+    assert response["X-Patchbay-Run"] == str(Run.objects.get().pk)
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "expected"),
+    [
+        (["manage.py", "runserver", "127.0.0.1:8000"], {"RUN_MAIN": "true"}, True),
+        (["manage.py", "runserver", "127.0.0.1:8000"], {}, False),  # the autoreloader's watcher process
+        (["manage.py", "runserver", "--noreload", "127.0.0.1:8000"], {}, True),
+        (["/venv/bin/daphne", "config.asgi:application"], {}, True),
+        (["/venv/lib/daphne/__main__.py", "config.asgi:application"], {}, True),
+        (["/venv/bin/uvicorn", "config.asgi:application"], {}, True),
+        (["manage.py", "migrate"], {"RUN_MAIN": "true"}, False),
+        (["manage.py", "shell"], {}, False),
+        (["/venv/bin/celery", "-A", "config", "worker"], {}, False),
+        ([], {}, False),
+    ],
+)
+def test_only_server_processes_count_as_servers(monkeypatch, argv, environ, expected):
+    monkeypatch.delenv("RUN_MAIN", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    assert is_server_process(argv) is expected
+
+
+def test_tests_never_start_the_embedded_executor():
+    assert start_for_server() is None
