@@ -110,10 +110,19 @@ class FlowVersion(models.Model):
         return f"{self.flow.name} {label} ({self.status})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and self.status != self.Status.DRAFT:
-            stored = FlowVersion.objects.filter(pk=self.pk).values("graph", "status").first()
-            if stored is not None and stored["status"] != self.Status.DRAFT and stored["graph"] != self.graph:
-                raise ValidationError("Deployed and inactive flow versions are immutable.")
+        """Refuses to change the graph or number of a deployed / inactive version, and any status change
+        but deployed -> inactive (a draft becomes deployed only through designer.services.deploy_flow)."""
+        if self.pk is not None:
+            stored = FlowVersion.objects.filter(pk=self.pk).values("graph", "status", "number").first()
+            if stored is not None and stored["status"] != self.Status.DRAFT:
+                if stored["graph"] != self.graph or stored["number"] != self.number:
+                    raise ValidationError("Deployed and inactive flow versions are immutable.")
+                moves = {(self.Status.DEPLOYED, self.Status.INACTIVE)}
+                if stored["status"] != self.status and (stored["status"], self.status) not in moves:
+                    raise ValidationError(
+                        f"A {stored['status']} flow version cannot become {self.status}; "
+                        "only a deployed version becomes inactive."
+                    )
         super().save(*args, **kwargs)
 
 

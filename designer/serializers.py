@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import jmespath
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from jmespath.exceptions import JMESPathError
 from rest_framework import serializers
 
 from designer.crypto import SecretsUnreadable
+from designer.graph.specs import jmespath_problem
 from designer.models import Connector, Endpoint, Flow, FlowVersion
 
 
@@ -151,12 +150,9 @@ def pagination_errors(value: Any) -> list[str]:
         elif kind == "pages" and not 1 <= option <= 1000:
             problems.append(f"Pagination option '{name}' must be between 1 and 1000.")
         elif kind == "jmespath":
-            try:
-                if not isinstance(option, str) or not option:
-                    raise JMESPathError("empty expression")
-                jmespath.compile(option)
-            except JMESPathError:
-                problems.append(f"Pagination option '{name}' must be a valid JMESPath expression.")
+            problem = jmespath_problem(option) if isinstance(option, str) and option else "it is empty"
+            if problem:
+                problems.append(f"Pagination option '{name}' is not a valid JMESPath expression: {problem}.")
     return problems
 
 

@@ -61,10 +61,15 @@ def create_flow(
         raise ValueError(f"Unknown flow settings: {sorted(unknown)}")
     with transaction.atomic():
         flow = Flow.objects.create(name=name, created_by=created_by, **fields)
-        FlowVersion.objects.create(
-            flow=flow, status=FlowVersion.Status.DRAFT, graph=graph if graph is not None else initial_graph()
-        )
+        start_draft(flow=flow, graph=graph)
     return flow
+
+
+def start_draft(*, flow: Flow, graph: dict[str, Any] | None = None) -> FlowVersion:
+    """Creates the first draft of a flow saved without one (for example by the Django admin)."""
+    return FlowVersion.objects.create(
+        flow=flow, status=FlowVersion.Status.DRAFT, graph=graph if graph is not None else initial_graph()
+    )
 
 
 def update_flow(*, flow: Flow, **fields: Any) -> Flow:
@@ -316,8 +321,11 @@ AUTH_REQUIREMENTS: dict[str, tuple[tuple[str, bool, str], ...]] = {
 }
 
 
-def _apply_connector(connector: Connector, fields: dict[str, Any], secrets: dict[str, str | None]) -> None:
-    """Sets fields and merges secrets: a name absent from `secrets` keeps its value, "" clears it."""
+def apply_connector_changes(
+    connector: Connector, fields: dict[str, Any], secrets: dict[str, str | None]
+) -> None:
+    """Sets fields and merges secrets on `connector` without saving: a secret whose value is None keeps its
+    stored value, "" clears it. Raises ApiError (400) when the auth type lacks what it needs."""
     for name, value in fields.items():
         setattr(connector, name, value)
     current = connector.get_secrets() if connector.secrets_encrypted else {}
@@ -341,7 +349,7 @@ def _apply_connector(connector: Connector, fields: dict[str, Any], secrets: dict
 def create_connector(*, secrets: dict[str, str | None] | None = None, **fields: Any) -> Connector:
     """Creates a connector; `secrets` maps secret names (Connector.SECRET_FIELDS) to values, encrypted."""
     connector = Connector()
-    _apply_connector(connector, fields, secrets or {})
+    apply_connector_changes(connector, fields, secrets or {})
     connector.save()
     return connector
 
@@ -350,7 +358,7 @@ def update_connector(
     *, connector: Connector, secrets: dict[str, str | None] | None = None, **fields: Any
 ) -> Connector:
     """Changes a connector. A secret left out keeps its value; an empty string clears it."""
-    _apply_connector(connector, fields, secrets or {})
+    apply_connector_changes(connector, fields, secrets or {})
     connector.save()
     return connector
 

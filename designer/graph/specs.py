@@ -11,12 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import IncompleteExpressionError, JMESPathError
 
 # (dotted setting path, message)
 Problem = tuple[str, str]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def jmespath_problem(expression: str) -> str | None:
+    """Why `expression` does not compile as JMESPath, in one short line; None when it compiles."""
+    try:
+        jmespath.compile(expression)
+    except IncompleteExpressionError:
+        return "the expression ends too early"
+    except JMESPathError as exc:
+        position = getattr(exc, "lex_position", None)
+        token = getattr(exc, "token_value", None)
+        near = f" near {token!r}" if token else ""
+        return f"syntax error at column {position}{near}" if position is not None else "syntax error"
+    return None
 
 
 def _type_name(value: Any) -> str:
@@ -101,11 +115,9 @@ class Text(Spec):
         if len(value.strip()) < self.min_length:
             return [(path, f"Setting '{path}' must not be empty.")]
         if self.jmespath and value:
-            try:
-                jmespath.compile(value)
-            except JMESPathError as exc:
-                first_line = str(exc).splitlines()[0] if str(exc) else "syntax error"
-                return [(path, f"Setting '{path}' is not a valid JMESPath expression: {first_line}")]
+            problem = jmespath_problem(value)
+            if problem:
+                return [(path, f"Setting '{path}' is not a valid JMESPath expression: {problem}.")]
         return []
 
     def base_schema(self) -> dict[str, Any]:
