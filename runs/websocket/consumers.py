@@ -21,7 +21,7 @@ last seq it sent (`last_seq`):
 - The last lines of a burst have no later line to reveal that they were lost, so a tail check runs once
   the stream has been quiet for TAIL_CHECK_DELAY seconds: it goes through this consumer's own channel (so
   it is handled in turn with the events, never beside them) and sends what the database has beyond
-  `last_seq`.
+  `last_seq`, then the run's status if it differs from the last one sent (a lost final `run.status`).
 - `{"type": "resume", "after": SEQ}` moves the cursor: every line after SEQ is sent from the database,
   then the live stream continues after the last one sent.
 """
@@ -67,6 +67,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     run_id: int
     group: str | None = None
     last_seq: int = 0
+    last_status: str | None = None
     _last_activity: float = 0.0
     _tail_timer: asyncio.TimerHandle | None = None
     _tail_request: asyncio.Task[None] | None = None
@@ -91,6 +92,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_RUN)
             return
         self.last_seq = snapshot["last_seq"]
+        self.last_status = snapshot["run"]["status"]
         await self.send_json(snapshot)
         # Events that arrived while the snapshot was read may have overflowed this channel.
         self._arm_tail_check()
@@ -125,7 +127,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.send(self.channel_name, {"type": "logs.tail_check"})
 
     async def logs_tail_check(self, event: dict[str, Any]) -> None:
-        if await self._send_stored_lines(before=None):
+        sent = await self._send_stored_lines(before=None)
+        status = await state.current_status_event(self.run_id)
+        if status is not None and status["status"] != self.last_status:
+            await self._send_status(status)
+            sent += 1
+        if sent:
             self._arm_tail_check()
 
     def _query_after(self) -> int:
@@ -188,9 +195,15 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     async def run_step(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
+        self._arm_tail_check()
 
     async def run_status(self, event: dict[str, Any]) -> None:
         await self._send_stored_lines(before=None)
+        await self._send_status(event)
+        self._arm_tail_check()
+
+    async def _send_status(self, event: dict[str, Any]) -> None:
+        self.last_status = event.get("status")
         await self.send_json(event)
 
 

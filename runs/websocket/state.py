@@ -10,6 +10,7 @@ from config import roles
 from runs.api.history import RunSerializer, StepSerializer
 from runs.events import log_line_event
 from runs.models import LogLine, Run, Step
+from runs.services import run_status_event
 
 # A snapshot carries at most this many log lines (the latest ones); `logs_truncated` tells the client to
 # page the earlier ones from `GET /api/runs/{id}/logs/` if it wants them.
@@ -60,3 +61,10 @@ def log_events_between(run_id: int, *, after: int, before: int | None = None) ->
     if before is not None:
         lines = lines.filter(seq__lt=before)
     return [log_line_event(line) for line in lines.order_by("seq")[:REPLAY_BATCH]]
+
+
+@database_sync_to_async
+def current_status_event(run_id: int) -> dict[str, Any] | None:
+    """The `run.status` event for the run as stored now (None if it was deleted)."""
+    run = Run.objects.filter(pk=run_id).first()
+    return run_status_event(run) if run is not None else None

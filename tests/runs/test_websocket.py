@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -16,8 +17,12 @@ from rest_framework.authtoken.models import Token
 from config import roles
 from config.asgi import application
 from designer.models import Flow, FlowVersion
+from designer.services import create_flow, deploy_flow
+from runs.engine import execute_run
 from runs.events import emit_run_event, log_line_event
+from runs.logs import write_log
 from runs.models import LogLine, Run
+from runs.services import claim_run, enqueue_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +66,52 @@ def _add_lines(run_id: int, seqs: list[int], *, emit: list[int] | None = None) -
 
 
 add_lines = database_sync_to_async(_add_lines)
+
+
+def _write_lines(run_id: int, count: int) -> None:
+    """Lines through the engine's own writer (runs.logs.write_log), each committed on its own."""
+    run = Run.objects.get(pk=run_id)
+    for number in range(1, count + 1):
+        write_log(run=run, level="info", message=f"line {number}")
+
+
+# Not thread-sensitive: a writer thread of its own, like an executor thread in the server, not the one
+# thread the consumers' database calls share.
+write_lines = database_sync_to_async(_write_lines, thread_sensitive=False)
+
+
+@database_sync_to_async
+def start_engine_run(items: int) -> Run:
+    """A deployed flow (trigger -> split -> notify) queued with `items` items: one notify line per item."""
+    graph = {
+        "shapes": [
+            {"id": "trigger", "type": "trigger", "name": "Start", "position": {"x": 0, "y": 0},
+             "settings": {"kind": "manual"}},
+            {"id": "split", "type": "split", "name": "Split", "position": {"x": 200, "y": 0},
+             "settings": {"format": "json"}},
+            {"id": "say", "type": "notify", "name": "Say", "position": {"x": 400, "y": 0},
+             "settings": {"message": "item [[payload.n]]"}},
+        ],
+        "connections": [{"source": "trigger", "target": "split"}, {"source": "split", "target": "say"}],
+    }  # fmt: skip
+    flow = create_flow(name=f"Items {items} {Flow.objects.count()}", graph=graph)
+    deploy_flow(flow=flow)
+    return enqueue_run(flow=flow, trigger="manual", payload=json.dumps([{"n": n} for n in range(items)]))
+
+
+def _execute_engine_run(run_id: int) -> str:
+    """Claim and execute the run as an executor would; returns its final status."""
+    assert claim_run(run_id=run_id, worker_id="test-worker") is not None
+    execute_run(run_id, worker_id="test-worker")
+    return Run.objects.get(pk=run_id).status
+
+
+execute_engine_run = database_sync_to_async(_execute_engine_run, thread_sensitive=False)
+
+
+@database_sync_to_async
+def stored_messages(run_id: int) -> list[str]:
+    return list(LogLine.objects.filter(run_id=run_id).order_by("seq").values_list("message", flat=True))
 
 
 @database_sync_to_async
@@ -116,7 +167,7 @@ async def test_watcher_gets_one_snapshot_then_live_lines_steps_and_status(viewer
     assert snapshot["logs"][0]["message"] == "line 1"
 
     await add_lines(run.pk, [4, 5])
-    await emit(run.pk, {"type": "run.step", "step": 9, "status": "succeeded"})
+    await emit(run.pk, {"type": "run.step", "step": {"id": 9, "status": "succeeded"}})
     await emit(run.pk, {"type": "run.status", "status": "succeeded"})
 
     line4 = await receive(communicator)
@@ -124,7 +175,7 @@ async def test_watcher_gets_one_snapshot_then_live_lines_steps_and_status(viewer
     assert line4 == {**line4, **expected}
     assert await receive_log_seqs(communicator, 1) == [5]
     step = await receive(communicator)
-    assert step["type"] == "run.step" and step["status"] == "succeeded"
+    assert step["type"] == "run.step" and step["step"] == {"id": 9, "status": "succeeded"}
     status = await receive(communicator)
     assert status["type"] == "run.status" and status["status"] == "succeeded"
     assert await communicator.receive_nothing(timeout=0.2)
@@ -182,6 +233,27 @@ async def test_final_status_first_sends_lines_whose_events_were_lost(viewer_user
     await communicator.disconnect()
 
 
+async def test_lost_events_at_the_end_of_a_run_are_healed_after_a_quiet_moment(viewer_user: User) -> None:
+    run = await create_run()
+    communicator = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
+    await receive(communicator)
+
+    @database_sync_to_async
+    def finish_with_lost_events() -> None:
+        # One transaction: only line 1's event goes out (after commit); lines 2-3 and the final status
+        # change have theirs lost, and no later event will reveal the gap.
+        with transaction.atomic():
+            _add_lines(run.pk, [1, 2, 3], emit=[1])
+            Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCEEDED)
+
+    await finish_with_lost_events()
+    assert await receive_log_seqs(communicator, 3) == [1, 2, 3]
+    status = await receive(communicator)
+    assert status["type"] == "run.status" and status["status"] == "succeeded" and status["run"] == run.pk
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
 async def test_resume_after_a_disconnect_delivers_exactly_the_missing_lines(viewer_user: User) -> None:
     run = await create_run()
     token = await token_for(viewer_user)
@@ -233,10 +305,11 @@ async def test_a_thousand_lines_arrive_complete_and_in_order(viewer_user: User) 
     await receive(communicator)
     # Written by another thread while the consumer streams: the in-memory layer holds 100 messages per
     # channel, so this also exercises healing of dropped events.
-    writer = asyncio.ensure_future(add_lines(run.pk, list(range(1, 1001))))
-    seqs = await receive_log_seqs(communicator, 1000)
+    writer = asyncio.ensure_future(write_lines(run.pk, 1000))
+    received = [await receive(communicator) for _ in range(1000)]
     await writer
-    assert seqs == list(range(1, 1001))
+    assert [message["seq"] for message in received] == list(range(1, 1001))
+    assert [message["message"] for message in received] == [f"line {n}" for n in range(1, 1001)]
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 
@@ -326,3 +399,51 @@ async def test_the_runs_feed_refuses_anonymous_and_roleless_users(outsider_user:
             "type": "websocket.close",
             "code": code,
         }
+
+
+async def collect_until_final_status(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
+    messages = []
+    while True:
+        message = await receive(communicator)
+        messages.append(message)
+        if message["type"] == "run.status" and message["status"] in Run.TERMINAL:
+            return messages
+
+
+async def test_a_real_run_streams_snapshot_then_every_line_steps_and_status(viewer_user: User) -> None:
+    run = await start_engine_run(items=20)
+    communicator = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
+    snapshot = await receive(communicator)
+    assert snapshot["type"] == "run.snapshot" and snapshot["run"]["status"] == "queued"
+
+    status = await execute_engine_run(run.pk)
+    assert status == "succeeded"
+    messages = await collect_until_final_status(communicator)
+
+    lines = [*snapshot["logs"], *(m for m in messages if m["type"] == "run.log")]
+    stored = await stored_messages(run.pk)
+    assert [line["seq"] for line in lines] == list(range(1, len(stored) + 1))
+    assert [line["message"] for line in lines] == stored
+    assert {f"item {n}" for n in range(20)} <= set(stored)
+    steps = [m for m in messages if m["type"] == "run.step"]
+    assert {step["step"]["shape_id"] for step in steps} >= {"split", "say"}
+    assert [m["status"] for m in messages if m["type"] == "run.status"] == ["running", "succeeded"]
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_a_watcher_that_never_reads_does_not_block_the_engine(viewer_user: User) -> None:
+    run = await start_engine_run(items=300)
+    sleeper = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
+
+    # The run completes while the watcher's socket is never read.
+    assert await execute_engine_run(run.pk) == "succeeded"
+
+    # ... and the watcher still gets everything, in order, when it finally reads.
+    snapshot = await receive(sleeper)
+    messages = await collect_until_final_status(sleeper)
+    lines = [*snapshot["logs"], *(m for m in messages if m["type"] == "run.log")]
+    stored = await stored_messages(run.pk)
+    assert len(stored) > 300
+    assert [line["message"] for line in lines] == stored
+    await sleeper.disconnect()
