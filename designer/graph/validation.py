@@ -85,7 +85,8 @@ def validate_graph(graph: Any, *, flow: Any = None) -> list[GraphError]:
 
 def _shape_errors(shape_id: str, shape: dict[str, Any]) -> list[GraphError]:
     errors: list[GraphError] = []
-    shape_type = SHAPE_TYPES.get(shape.get("type"))  # type: ignore[arg-type]
+    type_name = shape.get("type")
+    shape_type = SHAPE_TYPES.get(type_name) if isinstance(type_name, str) else None
     if shape_type is None:
         known = ", ".join(SHAPE_TYPES)
         errors.append(
