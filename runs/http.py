@@ -62,7 +62,6 @@ class HttpResponse:
     headers: httpx.Headers
     content: bytes
     url: str
-    elapsed_ms: float
     links: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -120,6 +119,5 @@ def send(client: httpx.Client, request: httpx.Request, *, max_bytes: int) -> Htt
         headers=response.headers,
         content=b"".join(chunks),
         url=str(response.url),
-        elapsed_ms=response.elapsed.total_seconds() * 1000 if response.is_closed else 0.0,
         links=links,
     )

@@ -8,7 +8,7 @@ each finished step:
      "flow_variables": {...}, "counters": {shape id: inputs so far}, "stats": {...},
      "next_token": int, "caught": [try tokens sent down catch], "partial": bool, "final": payload ref}
 
-A work item is `{"shape", "index", "payload" | "file", "meta", "scopes", "step"?, "not_before"?}`. `index`
+A work item is `{"shape", "index", "payload" | "file", "meta", "scopes", "step"?}`. `index`
 is the step's input index, handed out when the item is created, so a resumed run finds the Step row an
 interrupted attempt left behind instead of creating a second one. `scopes` records the branch and try /
 catch shapes the payload passed through (for "stop later branches" and "send down catch").
@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from runs.conditions import ConditionError
 from runs.engine.context import StepContext
@@ -40,6 +39,9 @@ from runs.services import backoff_delay, queue_run_attempt, run_status_event
 from runs.templating import TemplateError
 
 logger = logging.getLogger(__name__)
+
+# The longest `Retry-After` an upstream can make a step wait (one day).
+RETRY_AFTER_LIMIT = 86400.0
 
 
 class LeaseLost(Exception):
@@ -135,12 +137,9 @@ class Runner:
                 ),
             )
         items: list[dict[str, Any]] = self.state["items"]
+        # A step retry's wait is the run's `available_at`: once claimed, the run is due, so the item on
+        # top (the retry) executes at once.
         while items:
-            item = items[-1]
-            not_before = parse_datetime(item["not_before"]) if item.get("not_before") else None
-            if not_before is not None and not_before > timezone.now():
-                self._wait_for_retry(not_before)
-                return
             if not self._process(items.pop()):
                 return
             if self._save_checkpoint():
@@ -337,7 +336,8 @@ class Runner:
     ) -> None:
         retries = _int(context.settings.get("retries"), 0)
         if outcome.retry_after is not None:
-            delay = min(max(outcome.retry_after, 0.0), float(settings.PATCHBAY_RETRY_DELAY_MAX))
+            # Honoured as given (not capped by PATCHBAY_RETRY_DELAY_MAX), bounded only against absurd values.
+            delay = min(max(outcome.retry_after, 0.0), RETRY_AFTER_LIMIT)
         else:
             base = context.settings.get("retry_delay")
             delay = backoff_delay(attempt=step.attempts, base=float(base) if base not in (None, "") else None)
@@ -356,7 +356,7 @@ class Runner:
                 f" retrying in {delay:.1f} s"
             ),
         )
-        self.state["items"].append({**item, "step": step.pk, "not_before": at.isoformat()})
+        self.state["items"].append({**item, "step": step.pk})
         self._wait_for_retry(at)
 
     def _wait_for_retry(self, at: datetime) -> None:
