@@ -24,5 +24,7 @@ app.conf.beat_schedule = {
 # `celery -A config worker --pool=prefork` still works when preferred.
 app.conf.worker_pool = os.environ.get("PATCHBAY_CELERY_POOL", "threads")
 app.conf.worker_concurrency = int(os.environ.get("PATCHBAY_WORKERS", "4"))
+# One queue per deployment (tests give each worker a queue of its own on a shared Redis).
+app.conf.task_default_queue = os.environ.get("PATCHBAY_CELERY_QUEUE", "celery")
 # Delayed runs are sent with an ETA; Redis must not redeliver them before that while they sit unacked.
 app.conf.broker_transport_options = {"visibility_timeout": 3600}

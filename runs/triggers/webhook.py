@@ -1,7 +1,7 @@
 """The webhook trigger: `GET|POST /hooks/{key}/` starts a run of the flow with that webhook key.
 
-The view is async so that a caller waiting for the final payload holds no server thread: database work goes
-through `sync_to_async` on the thread pool, and the wait sleeps on an in-process wake-up with a polling
+The view is async so that a caller waiting for the final payload holds no server thread while it waits: the
+database work goes through `sync_to_async`, and the wait sleeps on an in-process wake-up with a polling
 fallback (runs.triggers.waiters).
 
 Input: a non-empty POST/PUT/PATCH body is the payload; otherwise the query parameters become a JSON object
@@ -23,8 +23,6 @@ from xml.sax.saxutils import escape
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
-from django.db import Error as DatabaseError
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -76,20 +74,10 @@ def _error(http_status: int, detail: str, **extra: Any) -> JsonResponse:
 
 
 def _with_database(function: Any) -> Any:
-    """Run `function` on the thread pool (not the one thread-sensitive thread all sync views share).
-
-    Pool threads keep their database connection between calls; one that failed is closed so that the
-    next call on that thread connects afresh instead of failing forever.
+    """Run `function` where Django runs the sync code of this request: a thread of the request's own
+    (asgiref's per-request thread-sensitive context), whose connection Django closes when the request ends.
     """
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except DatabaseError:
-            close_old_connections()
-            raise
-
-    return sync_to_async(call, thread_sensitive=False)
+    return sync_to_async(function, thread_sensitive=True)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,219 @@
+"""The Celery executor against the real Redis with a worker process this test starts and stops.
+
+The worker is a separate process, so it must see the test database: the same on-disk SQLite file, or the
+PostgreSQL test database when the suite runs on PostgreSQL. Skipped (with the reason) when
+PATCHBAY_TEST_REDIS_URL is unset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from kombu import pools as kombu_pools
+
+from config.celery import app as celery_app
+from designer.services import create_flow, deploy_flow
+from runs import services
+from runs.models import Run, Step
+from runs.tasks import execute_run, sweep_runs
+
+REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "")
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not REDIS_URL, reason="PATCHBAY_TEST_REDIS_URL is unset: no Redis to run Celery against"
+    ),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def database_url_of_this_test() -> str:
+    """A PATCHBAY_DATABASE_URL for the database this test process is using right now."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    user = quote(database.get("USER") or "")
+    password = quote(database.get("PASSWORD") or "")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = database["HOST"] or "127.0.0.1"
+    return f"postgres://{credentials}{host}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
+def reset_broker_connections() -> None:
+    """Drop the Celery app's cached broker connections so that a changed broker_url takes effect."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    # kombu keeps producer pools in a registry of its own, keyed by connection.
+    kombu_pools.reset()
+
+
+@pytest.fixture
+def celery_queue() -> Iterator[str]:
+    """Point this process's Celery app at Redis and a queue of its own, and restore it afterwards."""
+    queue = f"patchbay-test-{uuid.uuid4().hex[:12]}"
+    saved = {
+        "broker_url": celery_app.conf.broker_url,
+        "task_default_queue": celery_app.conf.task_default_queue,
+    }
+    celery_app.conf.update(broker_url=REDIS_URL, task_default_queue=queue)
+    reset_broker_connections()
+    try:
+        yield queue
+    finally:
+        reset_broker_connections()
+        celery_app.conf.update(**saved)
+
+
+@pytest.fixture
+def celery_worker(celery_queue: str, settings: Any) -> Iterator[subprocess.Popen]:
+    settings.PATCHBAY_EXECUTOR = "celery"
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTEST_VERSION", "PATCHBAY_TEST_ON_POSTGRES", "PYTEST_CURRENT_TEST"}
+    }
+    environment.update(
+        PATCHBAY_DATABASE_URL=database_url_of_this_test(),
+        PATCHBAY_REDIS_URL=REDIS_URL,
+        PATCHBAY_EXECUTOR="celery",
+        PATCHBAY_CELERY_QUEUE=celery_queue,
+        PATCHBAY_WORKERS="2",
+        PATCHBAY_RETRY_DELAY="0.1",
+    )
+    log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=threads",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ],
+        cwd=REPO,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, then exit
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        log.seek(0)
+        output = log.read()
+        log.close()
+        os.unlink(log.name)
+        print(output[-4000:])  # shown by pytest only when the test failed
+
+
+def echo_flow(name: str = "Celery echo"):
+    graph = {
+        "shapes": [
+            {
+                "id": "trigger",
+                "type": "trigger",
+                "name": "Start",
+                "position": {"x": 0, "y": 0},
+                "settings": {"kind": "manual"},
+            },
+            {
+                "id": "wrap",
+                "type": "manual_payload",
+                "name": "Wrap",
+                "position": {"x": 200, "y": 0},
+                "settings": {"payload": '{"echo": "[[payload.order_id]]"}'},
+            },
+        ],
+        "connections": [{"source": "trigger", "target": "wrap"}],
+    }
+    flow = create_flow(name=name, graph=graph)
+    deploy_flow(flow=flow)
+    return flow
+
+
+def wait_for_status(run_ids: list[int], status: str, seconds: float = 90.0) -> None:
+    """Wait until every run has `status` (a guard against hanging, not a timed assertion)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if Run.objects.filter(pk__in=run_ids, status=status).count() == len(run_ids):
+            return
+        time.sleep(0.2)
+
+
+def test_the_worker_executes_submitted_runs(celery_worker):
+    flow = echo_flow()
+
+    runs = [
+        services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload=json.dumps({"order_id": n}))
+        for n in range(3)
+    ]
+    ids = [run.pk for run in runs]
+    wait_for_status(ids, "succeeded")
+
+    assert celery_worker.poll() is None
+    finished = Run.objects.filter(pk__in=ids).order_by("id")
+    assert [run.status for run in finished] == ["succeeded"] * 3
+    assert [json.loads(run.final_payload) for run in finished] == [
+        {"echo": "0"},
+        {"echo": "1"},
+        {"echo": "2"},
+    ]
+
+
+def test_a_run_delivered_twice_executes_once(celery_worker):
+    flow = echo_flow()
+    run = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 5}')
+    execute_run.delay(run.pk)
+    execute_run.delay(run.pk)
+
+    wait_for_status([run.pk], "succeeded")
+    # A later run finishing shows the worker has drained the duplicates sent before it.
+    later = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 6}')
+    wait_for_status([later.pk], "succeeded")
+
+    assert Run.objects.get(pk=run.pk).status == "succeeded"
+    assert Step.objects.filter(run=run, shape_id="wrap").count() == 1
+
+
+def test_the_sweep_resubmits_a_due_run_whose_message_was_lost(celery_worker, settings):
+    flow = echo_flow()
+    settings.PATCHBAY_EXECUTOR = "embedded"  # queued without any message reaching Celery
+    lost = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 8}')
+    Run.objects.filter(pk=lost.pk).update(available_at=timezone.now() - timedelta(minutes=1))
+    settings.PATCHBAY_EXECUTOR = "celery"
+
+    assert sweep_runs() >= 1
+    wait_for_status([lost.pk], "succeeded")
+
+    assert Run.objects.get(pk=lost.pk).status == "succeeded"
