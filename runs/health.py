@@ -1,3 +1,106 @@
-"""Routes filled in by the issue that builds them."""
+"""/healthz (database, channel layer, broker, executor) and /metrics (Prometheus text format)."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _check_channel_layer() -> str:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    channel = f"healthz.{uuid.uuid4().hex}"
+    async_to_sync(layer.send)(channel, {"type": "healthz"})
+    message = async_to_sync(layer.receive)(channel)
+    if message.get("type") != "healthz":
+        raise RuntimeError("the channel layer returned another message")
+    return "ok"
+
+
+def _check_broker() -> str:
+    if settings.PATCHBAY_EXECUTOR != "celery":
+        return "not used (embedded executor)"
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok"
+
+
+def _check_executor() -> str:
+    if settings.PATCHBAY_EXECUTOR == "celery":
+        from config.celery import app
+
+        replies = app.control.ping(timeout=1.0)
+        if not replies:
+            raise RuntimeError("no Celery worker answered a ping")
+        return f"{len(replies)} celery worker(s)"
+    from runs.executors.embedded import get_embedded_executor
+
+    executor = get_embedded_executor()
+    is_running = getattr(executor, "is_running", None)
+    if callable(is_running) and not is_running():
+        raise RuntimeError("the embedded executor is not running in this process")
+    return "ok"
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": _check_database,
+    "channel_layer": _check_channel_layer,
+    "broker": _check_broker,
+    "executor": _check_executor,
+}
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every check passes, 503 naming the failing ones. No authentication (for load balancers)."""
+    results: dict[str, Any] = {}
+    healthy = True
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            results[name] = {"ok": True, "detail": check()}
+        except Exception as exc:
+            healthy = False
+            results[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return JsonResponse(
+        {"status": "ok" if healthy else "failing", "checks": results}, status=200 if healthy else 503
+    )
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics. With PATCHBAY_METRICS_TOKEN set, callers must send `Authorization: Bearer <it>`."""
+    token = settings.PATCHBAY_METRICS_TOKEN
+    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+        return JsonResponse({"detail": "A valid metrics token is required.", "errors": []}, status=401)
+    from runs.metrics import REGISTRY
+
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
+]
