@@ -370,7 +370,7 @@ def deployed_usages(*, kind: str, pk: int) -> list[str]:
     for version in deployed:
         for shape in version.graph.get("shapes", []):
             settings = shape.get("settings") if isinstance(shape, dict) else None
-            if shape.get("type") == "connector" and isinstance(settings, dict) and settings.get(kind) == pk:
+            if isinstance(settings, dict) and shape.get("type") == "connector" and settings.get(kind) == pk:
                 names.append(version.flow.name)
                 break
     return names

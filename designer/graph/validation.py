@@ -117,6 +117,11 @@ def _link(source: str, target: str) -> str:
     return f"Connection from '{source}' to '{target}'"
 
 
+def _hashable(value: Any) -> Any:
+    """Label / order as a set key; malformed ones (lists, objects) are reported elsewhere."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
 def _present(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -155,7 +160,7 @@ def _connection_errors(
         if source == target:
             errors.append(graph_error(source, None, f"Shape '{source}' is connected to itself."))
             continue
-        key = (source, target, connection.get("label") or None, connection.get("order"))
+        key = (source, target, _hashable(connection.get("label") or None), _hashable(connection.get("order")))
         if key in seen:
             errors.append(
                 graph_error(source, None, f"Connection from '{source}' to '{target}' appears more than once.")

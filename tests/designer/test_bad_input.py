@@ -72,6 +72,13 @@ def test_endpoint_for_an_unknown_connector_is_400(editor_client) -> None:
             "shapes": [{"id": "t", "type": "trigger", "settings": {"kind": "manual"}, "position": "here"}],
             "connections": [{"source": "t", "target": ["t"]}],
         },
+        {
+            "shapes": [{"id": "t", "type": "trigger", "settings": {"kind": "manual"}}],
+            "connections": [
+                {"source": "t", "target": "x", "label": ["a"]},
+                {"source": "t", "target": "x", "label": ["a"]},
+            ],
+        },
         {"shapes": [{"id": "m", "type": "map", "settings": {"mappings": [1, "x", None]}}], "connections": []},
         {
             "shapes": [
@@ -92,3 +99,54 @@ def test_garbage_graphs_get_errors_not_crashes(editor_client, orders_flow, graph
     checked = editor_client.post(f"/api/flows/{orders_flow.pk}/validate/", graph, format="json")
     assert checked.status_code == 400
     assert all(set(e) == {"shape", "setting", "message"} for e in checked.json()["errors"])
+
+
+JUNK = [None, True, 0, -1, 1.5, "", "x", [], [1, "a"], {}, {"a": [None]}, "[[", "items[", 10**20]
+
+
+def _mutations(value, rng, depth: int = 0):
+    """Copies of `value` with one nested value replaced by junk (or a key dropped)."""
+    if isinstance(value, dict) and value:
+        key = rng.choice(sorted(value))
+        mutated = dict(value)
+        if rng.random() < 0.2:
+            del mutated[key]
+        elif rng.random() < 0.5 or depth > 6:
+            mutated[key] = rng.choice(JUNK)
+        else:
+            mutated[key] = _mutations(value[key], rng, depth + 1)
+        return mutated
+    if isinstance(value, list) and value:
+        index = rng.randrange(len(value))
+        mutated = list(value)
+        mutated[index] = rng.choice(JUNK) if rng.random() < 0.5 else _mutations(value[index], rng, depth + 1)
+        return mutated
+    return rng.choice(JUNK)
+
+
+def test_mutated_graphs_always_get_well_formed_errors(
+    orders_flow, shop, get_order, erp_post, tidy_script
+) -> None:
+    import random
+
+    from designer.graph import validate_graph
+    from tests.designer.test_graph_validation import full_graph
+
+    context = {
+        "shop": shop.pk,
+        "get_order": get_order.pk,
+        "tidy": tidy_script.pk,
+        "other_flow": orders_flow.pk,
+    }
+    base = full_graph(context)
+    rng = random.Random(20261129)
+    for _ in range(400):
+        graph = base
+        for _ in range(rng.randint(1, 3)):
+            graph = _mutations(graph, rng)
+        errors = validate_graph(graph, flow=None)
+        assert isinstance(errors, list)
+        for error in errors:
+            assert set(error) == {"shape", "setting", "message"}
+            assert error["shape"] is None or isinstance(error["shape"], str)
+            assert isinstance(error["message"], str) and error["message"]
