@@ -56,9 +56,7 @@ def _check_executor() -> str:
         return f"{len(replies)} celery worker(s)"
     from runs.executors.embedded import get_embedded_executor
 
-    executor = get_embedded_executor()
-    is_running = getattr(executor, "is_running", None)
-    if callable(is_running) and not is_running():
+    if not get_embedded_executor().running:
         raise RuntimeError("the embedded executor is not running in this process")
     return "ok"
 
