@@ -117,12 +117,17 @@ class StepContext:
         try:
             result = run_script(script_version, data)
         except ScriptError as exc:
-            raise StepFailed(f"Script {label} failed: {exc}") from exc
-        self.add_stat("script_cpu_ms", float(getattr(result, "cpu_ms", 0) or 0))
-        for line in getattr(result, "logs", None) or []:
+            for line in exc.logs:
+                self.log(LogLine.Level.INFO, f"[{label}] {line}")
+            raise StepFailed(str(exc)) from exc
+        self.add_stat("script_cpu_ms", float(result.cpu_ms or 0))
+        for line in result.logs:
             self.log(LogLine.Level.INFO, f"[{label}] {line}")
-        flow_variables = getattr(result, "flow_variables", None)
-        if isinstance(flow_variables, dict) and flow_variables != self.flow_variables:
+        # Only a returned data["flow"]["variables"] changes the run's flow variables (a script that drops
+        # "flow" from its result leaves them alone).
+        flow = result.data.get("flow") if isinstance(result.data, dict) else None
+        returned = flow.get("variables") if isinstance(flow, dict) else None
+        if isinstance(returned, dict) and returned != self.flow_variables:
             self.flow_variables.clear()
-            self.flow_variables.update(flow_variables)
+            self.flow_variables.update(returned)
         return result
