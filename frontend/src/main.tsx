@@ -1,11 +1,14 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { App } from "./app";
+import "@xyflow/react/dist/style.css";
+import "./styles.css";
 
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <p>Patchbay</p>
+      <App />
     </StrictMode>,
   );
 }

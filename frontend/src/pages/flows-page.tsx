@@ -1,0 +1,230 @@
+/** Flows list: create, rename, enable / disable, priority, last run status, open in the designer. */
+import { useCallback, useEffect, useState } from "react";
+import type { FormEvent, ReactNode } from "react";
+import { Link, useNavigate } from "react-router";
+import { api, errorMessage, getAll } from "../api/client";
+import type { Flow } from "../api/types";
+import { Empty, formatTime, Loading, Notice, StatusPill } from "../components/ui";
+import { useCanWrite } from "../session";
+
+const PRIORITIES = [
+  { value: 1, label: "1 · highest" },
+  { value: 2, label: "2 · high" },
+  { value: 3, label: "3 · regular" },
+  { value: 4, label: "4 · low" },
+  { value: 5, label: "5 · lowest" },
+];
+
+function FlowRow({
+  flow,
+  onChanged,
+  onError,
+}: {
+  flow: Flow;
+  onChanged: (flow: Flow) => void;
+  onError: (message: string) => void;
+}): ReactNode {
+  const canWrite = useCanWrite();
+  const [renaming, setRenaming] = useState(false);
+  const [name, setName] = useState(flow.name);
+  const save = async (patch: Partial<Flow>): Promise<void> => {
+    try {
+      onChanged(await api.patch<Flow>(`/api/flows/${flow.id}/`, patch));
+    } catch (error) {
+      onError(errorMessage(error));
+    }
+  };
+  const status = flow.last_run?.status ?? null;
+  return (
+    <tr data-flow-id={flow.id}>
+      <td>
+        {renaming ? (
+          <form
+            className="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setRenaming(false);
+              if (name.trim() && name !== flow.name) void save({ name: name.trim() });
+            }}
+          >
+            <input
+              aria-label="Flow name"
+              value={name}
+              autoFocus
+              onChange={(e) => setName(e.target.value)}
+              onBlur={() => setRenaming(false)}
+            />
+          </form>
+        ) : (
+          <>
+            <Link to={`/flows/${flow.id}`} className="strong">
+              {flow.name}
+            </Link>
+            {canWrite ? (
+              <button
+                type="button"
+                className="link-button small"
+                onClick={() => setRenaming(true)}
+                aria-label={`Rename ${flow.name}`}
+              >
+                Rename
+              </button>
+            ) : null}
+            {flow.description ? <div className="hint">{flow.description}</div> : null}
+          </>
+        )}
+      </td>
+      <td>
+        <label className="switch">
+          <input
+            type="checkbox"
+            checked={flow.enabled}
+            disabled={!canWrite}
+            aria-label={`${flow.name} enabled`}
+            onChange={(e) => void save({ enabled: e.target.checked })}
+          />
+          {flow.enabled ? "Enabled" : "Disabled"}
+        </label>
+      </td>
+      <td>
+        <select
+          aria-label={`${flow.name} priority`}
+          value={flow.priority}
+          disabled={!canWrite}
+          onChange={(e) => void save({ priority: Number(e.target.value) })}
+        >
+          {PRIORITIES.map((p) => (
+            <option key={p.value} value={p.value}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </td>
+      <td>
+        {flow.deployed_version ? `v${flow.deployed_version}` : <span className="hint">not deployed</span>}
+      </td>
+      <td>
+        {flow.last_run ? (
+          <Link to={`/runs/${flow.last_run.id}`}>
+            <StatusPill status={status} />
+          </Link>
+        ) : (
+          <StatusPill status={null} />
+        )}
+        {flow.last_run?.started_at ? (
+          <div className="hint">{formatTime(flow.last_run.started_at)}</div>
+        ) : null}
+      </td>
+      <td className="actions">
+        <Link to={`/flows/${flow.id}`} className="button">
+          Open
+        </Link>
+      </td>
+    </tr>
+  );
+}
+
+export function FlowsPage(): ReactNode {
+  const canWrite = useCanWrite();
+  const navigate = useNavigate();
+  const [flows, setFlows] = useState<Flow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [newName, setNewName] = useState("");
+  const [filter, setFilter] = useState("");
+
+  const load = useCallback(async () => {
+    try {
+      setFlows(await getAll<Flow>("/api/flows/"));
+    } catch (e) {
+      setError(errorMessage(e));
+      setFlows([]);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const create = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    if (!newName.trim()) return;
+    try {
+      const flow = await api.post<Flow>("/api/flows/", { name: newName.trim() });
+      navigate(`/flows/${flow.id}`);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+
+  const shown = (flows ?? []).filter((f) => f.name.toLowerCase().includes(filter.toLowerCase()));
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Process flows</h1>
+        {canWrite ? (
+          <form className="inline-form" onSubmit={(e) => void create(e)}>
+            <input
+              aria-label="New flow name"
+              placeholder="New flow name"
+              value={newName}
+              onChange={(e) => setNewName(e.target.value)}
+            />
+            <button type="submit" className="primary" disabled={!newName.trim()}>
+              Create flow
+            </button>
+          </form>
+        ) : null}
+      </div>
+      {error ? (
+        <Notice kind="error" onClose={() => setError(null)}>
+          {error}
+        </Notice>
+      ) : null}
+      {flows === null ? (
+        <Loading />
+      ) : flows.length === 0 ? (
+        <Empty title="No process flows yet">
+          {canWrite
+            ? "Name your first flow above and build it on the canvas."
+            : "An editor has not created any flow yet."}
+        </Empty>
+      ) : (
+        <>
+          <input
+            className="search"
+            aria-label="Filter flows"
+            placeholder="Filter by name…"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+          />
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>State</th>
+                <th>Priority</th>
+                <th>Deployed</th>
+                <th>Last run</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((flow) => (
+                <FlowRow
+                  key={flow.id}
+                  flow={flow}
+                  onError={setError}
+                  onChanged={(updated) =>
+                    setFlows((list) =>
+                      (list ?? []).map((f) => (f.id === updated.id ? { ...f, ...updated } : f)),
+                    )
+                  }
+                />
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  );
+}

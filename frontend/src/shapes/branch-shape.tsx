@@ -1,0 +1,21 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+
+function BranchPanel(_props: PanelProps<"branch">): ReactNode {
+  return (
+    <p className="hint">
+      A branch has no settings. Its outgoing connections are numbered 1 to 6 (select a connection to change
+      its order); branch 1 finishes before branch 2 starts, and a failure stops the later branches.
+    </p>
+  );
+}
+
+export const branchShape: ShapeDefinition<"branch"> = {
+  type: "branch",
+  label: "Branch",
+  description: "Runs its outgoing paths one after another, in order.",
+  color: "#5f3dc4",
+  icon: "☰",
+  summary: () => "Sequential paths",
+  Panel: BranchPanel,
+};

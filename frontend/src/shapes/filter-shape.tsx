@@ -1,0 +1,35 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { CheckboxField, ConditionsEditor, errorsFor } from "./fields";
+
+function FilterPanel({ shape, onChange, errors, readOnly }: PanelProps<"filter">): ReactNode {
+  const s = shape.settings;
+  return (
+    <>
+      <ConditionsEditor
+        conditions={s.conditions}
+        match={s.match}
+        onChange={(conditions, match) => onChange({ ...s, conditions, match })}
+        errors={errorsFor(errors, "conditions")}
+        readOnly={readOnly}
+      />
+      <CheckboxField
+        label="Keep matching payloads"
+        hint="Unchecked: keep the payloads that do not match."
+        checked={s.keep_matching}
+        onChange={(keep_matching) => onChange({ ...s, keep_matching })}
+        readOnly={readOnly}
+      />
+    </>
+  );
+}
+
+export const filterShape: ShapeDefinition<"filter"> = {
+  type: "filter",
+  label: "Filter",
+  description: "Passes only the payloads that match the conditions.",
+  color: "#f08c00",
+  icon: "⏷",
+  summary: (s) => `${s.keep_matching ? "Keep" : "Drop"} ${s.match} of ${s.conditions.length}`,
+  Panel: FilterPanel,
+};

@@ -1,0 +1,39 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { errorsFor, NumberField, TextField } from "./fields";
+
+function FlowControlPanel({ shape, onChange, errors, readOnly }: PanelProps<"flow_control">): ReactNode {
+  const s = shape.settings;
+  return (
+    <>
+      <NumberField
+        label="Batch size"
+        value={s.size}
+        min={1}
+        max={10000}
+        onChange={(size) => onChange({ ...s, size: size ?? 1 })}
+        errors={errorsFor(errors, "size")}
+        readOnly={readOnly}
+      />
+      <TextField
+        label="Path to the list"
+        mono
+        value={s.path}
+        hint="JMESPath; @ is the whole payload."
+        onChange={(path) => onChange({ ...s, path })}
+        errors={errorsFor(errors, "path")}
+        readOnly={readOnly}
+      />
+    </>
+  );
+}
+
+export const flowControlShape: ShapeDefinition<"flow_control"> = {
+  type: "flow_control",
+  label: "Flow control",
+  description: "Batches a list into payloads of a given size.",
+  color: "#3b5bdb",
+  icon: "▦",
+  summary: (s) => `Batches of ${s.size}`,
+  Panel: FlowControlPanel,
+};

@@ -1,0 +1,45 @@
+/** The shape registry: one definition per shape kind, in palette order. */
+import { assertShape } from "./assert-shape";
+import { branchShape } from "./branch-shape";
+import { connectorShape } from "./connector-shape";
+import type { ShapeDefinition } from "./definition";
+import { filterShape } from "./filter-shape";
+import { flowControlShape } from "./flow-control-shape";
+import { manualPayloadShape } from "./manual-payload-shape";
+import { mapShape } from "./map-shape";
+import { notifyShape } from "./notify-shape";
+import { routeShape } from "./route-shape";
+import { runFlowShape } from "./run-flow-shape";
+import { scriptShape } from "./script-shape";
+import { setVariablesShape } from "./set-variables-shape";
+import { splitShape } from "./split-shape";
+import { triggerShape } from "./trigger-shape";
+import { tryCatchShape } from "./try-catch-shape";
+import type { ShapeType } from "./types";
+import { SHAPE_TYPES } from "./types";
+
+export const SHAPES: { [T in ShapeType]: ShapeDefinition<T> } = {
+  trigger: triggerShape,
+  connector: connectorShape,
+  script: scriptShape,
+  map: mapShape,
+  filter: filterShape,
+  route: routeShape,
+  branch: branchShape,
+  split: splitShape,
+  flow_control: flowControlShape,
+  set_variables: setVariablesShape,
+  notify: notifyShape,
+  run_flow: runFlowShape,
+  manual_payload: manualPayloadShape,
+  assert: assertShape,
+  try_catch: tryCatchShape,
+};
+
+export function shapeDefinition<T extends ShapeType>(type: T): ShapeDefinition<T> {
+  return SHAPES[type];
+}
+
+export const PALETTE: ShapeType[] = [...SHAPE_TYPES];
+
+export type { ShapeDefinition, Lookups, PanelProps } from "./definition";

@@ -1,0 +1,38 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { errorsFor, KeyValueEditor, TextField } from "./fields";
+
+function ManualPayloadPanel({ shape, onChange, errors, readOnly }: PanelProps<"manual_payload">): ReactNode {
+  const s = shape.settings;
+  return (
+    <>
+      <TextField
+        label="Payload"
+        multiline
+        mono
+        value={s.payload}
+        placeholder='{"id": "[[payload.id]]"}'
+        onChange={(payload) => onChange({ ...s, payload })}
+        errors={errorsFor(errors, "payload")}
+        readOnly={readOnly}
+      />
+      <KeyValueEditor
+        label="Meta"
+        value={s.meta}
+        onChange={(meta) => onChange({ ...s, meta })}
+        errors={errorsFor(errors, "meta")}
+        readOnly={readOnly}
+      />
+    </>
+  );
+}
+
+export const manualPayloadShape: ShapeDefinition<"manual_payload"> = {
+  type: "manual_payload",
+  label: "Manual payload",
+  description: "Replaces the payload with a rendered template.",
+  color: "#868e96",
+  icon: "✎",
+  summary: (s) => (s.payload ? s.payload.replace(/\s+/g, " ").slice(0, 40) : "Empty payload"),
+  Panel: ManualPayloadPanel,
+};

@@ -1,0 +1,38 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { nameOf } from "./definition";
+import { CheckboxField, errorsFor, SelectField } from "./fields";
+
+function RunFlowPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"run_flow">): ReactNode {
+  const s = shape.settings;
+  return (
+    <>
+      <SelectField<number>
+        label="Flow to run"
+        value={s.flow}
+        options={lookups.flows.map((f) => ({ value: f.id, label: f.name }))}
+        emptyLabel="Choose a flow…"
+        onChange={(flow) => onChange({ ...s, flow })}
+        errors={errorsFor(errors, "flow")}
+        hint="It must be deployed and enabled when this shape runs."
+        readOnly={readOnly}
+      />
+      <CheckboxField
+        label="Pass this payload as its input"
+        checked={s.pass_payload}
+        onChange={(pass_payload) => onChange({ ...s, pass_payload })}
+        readOnly={readOnly}
+      />
+    </>
+  );
+}
+
+export const runFlowShape: ShapeDefinition<"run_flow"> = {
+  type: "run_flow",
+  label: "Run flow",
+  description: "Queues a run of another flow.",
+  color: "#364fc7",
+  icon: "↪",
+  summary: (s, l) => (s.flow === null ? "No flow chosen" : nameOf(l.flows, s.flow)),
+  Panel: RunFlowPanel,
+};

@@ -1,0 +1,35 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { nameOf } from "./definition";
+import { errorsFor } from "./fields";
+import { ScriptPicker } from "./script-picker";
+
+function ScriptPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"script">): ReactNode {
+  return (
+    <ScriptPicker
+      label="Script"
+      testId="script-select"
+      scripts={lookups.deployedScripts}
+      script={shape.settings.script}
+      version={shape.settings.version}
+      emptyLabel="Choose a script…"
+      onChange={(script, version) => onChange({ script, version })}
+      scriptErrors={errorsFor(errors, "script")}
+      versionErrors={errorsFor(errors, "version")}
+      readOnly={readOnly}
+    />
+  );
+}
+
+export const scriptShape: ShapeDefinition<"script"> = {
+  type: "script",
+  label: "Script",
+  description: "Runs a custom Python script on the payload.",
+  color: "#ae3ec9",
+  icon: "ƒ",
+  summary: (s, l) =>
+    s.script === null
+      ? "No script chosen"
+      : `${nameOf(l.scripts.length ? l.scripts : l.deployedScripts, s.script)}${s.version ? ` v${s.version}` : ""}`,
+  Panel: ScriptPanel,
+};

@@ -1,0 +1,136 @@
+import type { ReactNode } from "react";
+import type { ShapeDefinition, PanelProps } from "./definition";
+import { errorsFor, LinesField, NumberField, SelectField, TextField } from "./fields";
+import type { TriggerSettings, WebhookResponse } from "./types";
+
+const DEFAULT_RESPONSE: WebhookResponse = {
+  mode: "immediate",
+  timeout: 30,
+  status: 200,
+  body: '{"message": "Flow initialised."}',
+  format: "json",
+};
+
+function TriggerPanel({ shape, onChange, errors, readOnly }: PanelProps<"trigger">): ReactNode {
+  const settings = shape.settings;
+  const setKind = (kind: TriggerSettings["kind"] | null): void => {
+    if (kind === "schedule") onChange({ kind, cron: ["0 * * * *"] });
+    else if (kind === "webhook") onChange({ kind, response: { ...DEFAULT_RESPONSE } });
+    else onChange({ kind: "manual" });
+  };
+  return (
+    <>
+      <SelectField<TriggerSettings["kind"]>
+        label="Starts on"
+        value={settings.kind}
+        options={[
+          { value: "manual", label: "Manual / API" },
+          { value: "schedule", label: "Schedule (cron, UTC)" },
+          { value: "webhook", label: "Webhook" },
+        ]}
+        onChange={setKind}
+        readOnly={readOnly}
+        errors={errorsFor(errors, "kind")}
+      />
+      {settings.kind === "schedule" ? (
+        <LinesField
+          label="Cron expressions (one per line)"
+          value={settings.cron}
+          onChange={(cron) => onChange({ kind: "schedule", cron })}
+          hint="Five fields in UTC: minute hour day month weekday, e.g. */15 * * * *"
+          errors={errorsFor(errors, "cron")}
+          readOnly={readOnly}
+        />
+      ) : null}
+      {settings.kind === "webhook" ? (
+        <WebhookResponseFields
+          value={settings.response ?? DEFAULT_RESPONSE}
+          onChange={(response) => onChange({ kind: "webhook", response })}
+          readOnly={readOnly}
+          errors={errorsFor(errors, "response")}
+        />
+      ) : null}
+    </>
+  );
+}
+
+function WebhookResponseFields(props: {
+  value: WebhookResponse;
+  onChange: (value: WebhookResponse) => void;
+  readOnly: boolean;
+  errors: string[];
+}): ReactNode {
+  const { value, onChange, readOnly } = props;
+  return (
+    <fieldset>
+      <legend>Webhook reply</legend>
+      <SelectField<WebhookResponse["mode"]>
+        label="Answer"
+        value={value.mode}
+        options={[
+          { value: "immediate", label: "At once, with the reply below" },
+          { value: "final_payload", label: "With the final payload of the run" },
+        ]}
+        onChange={(mode) => onChange({ ...value, mode: mode ?? "immediate" })}
+        readOnly={readOnly}
+        errors={props.errors}
+      />
+      {value.mode === "final_payload" ? (
+        <NumberField
+          label="Timeout (s)"
+          value={value.timeout}
+          min={1}
+          max={300}
+          onChange={(timeout) => onChange({ ...value, timeout: timeout ?? 30 })}
+          hint="Answers 504 when the run is not done in time."
+          readOnly={readOnly}
+        />
+      ) : (
+        <>
+          <NumberField
+            label="Status"
+            value={value.status}
+            min={100}
+            max={599}
+            onChange={(status) => onChange({ ...value, status: status ?? 200 })}
+            readOnly={readOnly}
+          />
+          <SelectField<WebhookResponse["format"]>
+            label="Format"
+            value={value.format}
+            options={[
+              { value: "json", label: "JSON" },
+              { value: "xml", label: "XML" },
+              { value: "text", label: "Text" },
+            ]}
+            onChange={(format) => onChange({ ...value, format: format ?? "json" })}
+            readOnly={readOnly}
+          />
+          <TextField
+            label="Body"
+            multiline
+            mono
+            value={value.body}
+            onChange={(body) => onChange({ ...value, body })}
+            readOnly={readOnly}
+          />
+        </>
+      )}
+    </fieldset>
+  );
+}
+
+export const triggerShape: ShapeDefinition<"trigger"> = {
+  type: "trigger",
+  label: "Trigger",
+  description: "Starts the flow: manual / API, schedule or webhook.",
+  color: "#2f9e44",
+  icon: "▶",
+  summary: (s) =>
+    s.kind === "schedule"
+      ? `Schedule ${s.cron.filter(Boolean).join(", ")}`
+      : s.kind === "webhook"
+        ? "Webhook"
+        : "Manual / API",
+  Panel: TriggerPanel,
+};

@@ -1,0 +1,30 @@
+import type { ReactNode } from "react";
+import type { PanelProps, ShapeDefinition } from "./definition";
+import { CheckboxField } from "./fields";
+
+function TryCatchPanel({ shape, onChange, readOnly }: PanelProps<"try_catch">): ReactNode {
+  return (
+    <>
+      <p className="hint">
+        Label outgoing connections <code>try</code> (at least one) and <code>catch</code>. A payload that
+        fails downstream of try goes down catch with meta <code>error</code> and <code>error_shape</code>.
+      </p>
+      <CheckboxField
+        label="A caught failure ends the run as partial success"
+        checked={shape.settings.partial_success}
+        onChange={(partial_success) => onChange({ partial_success })}
+        readOnly={readOnly}
+      />
+    </>
+  );
+}
+
+export const tryCatchShape: ShapeDefinition<"try_catch"> = {
+  type: "try_catch",
+  label: "Try / catch",
+  description: "Catches failures further down and sends the payload down catch.",
+  color: "#e03131",
+  icon: "⤳",
+  summary: (s) => (s.partial_success ? "Partial success on catch" : "Succeeds on catch"),
+  Panel: TryCatchPanel,
+};

@@ -1,0 +1,296 @@
+/**
+ * The designer's one store: the canvas elements, undo / redo, clipboard, server validation errors and the
+ * live run overlay. Every graph edit goes through a typed action that records an undo snapshot.
+ */
+import { applyEdgeChanges, applyNodeChanges } from "@xyflow/react";
+import type { EdgeChange, NodeChange } from "@xyflow/react";
+import { create } from "zustand";
+import {
+  connectionProblem,
+  copyFragment,
+  createShape,
+  nextConnectionAttributes,
+  pasteFragment,
+  removeShapes,
+} from "../lib/graph";
+import { createHistory, record, redo, undo } from "../lib/history";
+import type { History } from "../lib/history";
+import { autoLayout } from "../lib/layout";
+import type { ConnectionEdge, RunOverlay, ShapeNode } from "../lib/serialize";
+import { fromElements, graphKey, toEdge, toElements } from "../lib/serialize";
+import type { Connection, FlowGraph, GraphError, Shape, ShapeType } from "../shapes/types";
+
+export interface DesignerState {
+  flowId: number | null;
+  nodes: ShapeNode[];
+  edges: ConnectionEdge[];
+  history: History<FlowGraph>;
+  /** Bumped on every graph change; autosave watches it. */
+  revision: number;
+  savedKey: string;
+  errors: GraphError[];
+  clipboard: FlowGraph | null;
+  overlay: Record<string, RunOverlay>;
+  overlayRun: number | null;
+  notice: string | null;
+
+  load: (flowId: number, graph: FlowGraph) => void;
+  markSaved: (graph: FlowGraph) => void;
+  graph: () => FlowGraph;
+  onNodesChange: (changes: NodeChange<ShapeNode>[]) => void;
+  onEdgesChange: (changes: EdgeChange<ConnectionEdge>[]) => void;
+  connect: (source: string, target: string) => boolean;
+  addShape: (type: ShapeType, position: { x: number; y: number }) => string;
+  updateShape: (id: string, patch: { name?: string; settings?: Shape["settings"] }) => void;
+  updateConnection: (edgeId: string, patch: Pick<Connection, "label" | "order">) => void;
+  deleteSelection: () => void;
+  copySelection: () => void;
+  paste: () => void;
+  undo: () => void;
+  redo: () => void;
+  layout: () => void;
+  selectOnly: (id: string | null) => void;
+  setErrors: (errors: GraphError[]) => void;
+  setOverlay: (runId: number | null, overlay: Record<string, RunOverlay>) => void;
+  setNotice: (notice: string | null) => void;
+}
+
+function withErrors(
+  nodes: ShapeNode[],
+  errors: GraphError[],
+  overlay: Record<string, RunOverlay>,
+): ShapeNode[] {
+  const byShape = new Map<string, GraphError[]>();
+  for (const error of errors) {
+    if (error.shape !== null) byShape.set(error.shape, [...(byShape.get(error.shape) ?? []), error]);
+  }
+  return nodes.map((node) => {
+    const nodeErrors = byShape.get(node.id) ?? [];
+    const nodeOverlay = overlay[node.id] ?? null;
+    if (nodeErrors.length === 0 && node.data.errors.length === 0 && nodeOverlay === node.data.overlay) {
+      return node;
+    }
+    return { ...node, data: { ...node.data, errors: nodeErrors, overlay: nodeOverlay } };
+  });
+}
+
+const sameGraph = (a: FlowGraph, b: FlowGraph): boolean => graphKey(a) === graphKey(b);
+
+export const useDesigner = create<DesignerState>()((set, get) => {
+  /** Replace the canvas with `graph`, keeping the selection of shapes that still exist. */
+  const show = (graph: FlowGraph, selected: Set<string>): Pick<DesignerState, "nodes" | "edges"> => {
+    const { nodes, edges } = toElements(graph);
+    const state = get();
+    return {
+      nodes: withErrors(
+        nodes.map((node) => (selected.has(node.id) ? { ...node, selected: true } : node)),
+        state.errors,
+        state.overlay,
+      ),
+      edges,
+    };
+  };
+
+  /** Record the current canvas as a new undo step. */
+  const commit = (): void => {
+    const state = get();
+    const graph = fromElements(state.nodes, state.edges);
+    const history = record(state.history, graph, sameGraph);
+    if (history !== state.history) set({ history, revision: state.revision + 1 });
+  };
+
+  const selectedIds = (): string[] =>
+    get()
+      .nodes.filter((n) => n.selected)
+      .map((n) => n.id);
+
+  return {
+    flowId: null,
+    nodes: [],
+    edges: [],
+    history: createHistory<FlowGraph>({ shapes: [], connections: [] }),
+    revision: 0,
+    savedKey: graphKey({ shapes: [], connections: [] }),
+    errors: [],
+    clipboard: null,
+    overlay: {},
+    overlayRun: null,
+    notice: null,
+
+    load: (flowId, graph) => {
+      const { nodes, edges } = toElements(graph);
+      set({
+        flowId,
+        nodes,
+        edges,
+        history: createHistory(graph),
+        revision: 0,
+        savedKey: graphKey(graph),
+        errors: [],
+        overlay: {},
+        overlayRun: null,
+        notice: null,
+      });
+    },
+
+    markSaved: (graph) => set({ savedKey: graphKey(graph) }),
+
+    graph: () => fromElements(get().nodes, get().edges),
+
+    onNodesChange: (changes) => {
+      const removing = changes.some((c) => c.type === "remove");
+      set({ nodes: applyNodeChanges(changes, get().nodes) });
+      const dragEnded = changes.some((c) => c.type === "position" && c.dragging === false);
+      if (dragEnded || removing) {
+        if (removing) {
+          const ids = new Set(get().nodes.map((n) => n.id));
+          set({ edges: get().edges.filter((e) => ids.has(e.source) && ids.has(e.target)) });
+        }
+        commit();
+      }
+    },
+
+    onEdgesChange: (changes) => {
+      set({ edges: applyEdgeChanges(changes, get().edges) });
+      if (changes.some((c) => c.type === "remove")) commit();
+    },
+
+    connect: (source, target) => {
+      const graph = get().graph();
+      const problem = connectionProblem(graph, source, target);
+      if (problem !== null) {
+        set({ notice: problem });
+        return false;
+      }
+      const connection: Connection = { source, target, ...nextConnectionAttributes(graph, source) };
+      set({ edges: [...get().edges, toEdge(connection)], notice: null });
+      commit();
+      return true;
+    },
+
+    addShape: (type, position) => {
+      const state = get();
+      const existing = state.nodes.map((n) => n.id);
+      if (type === "trigger" && state.nodes.some((n) => n.data.shape.type === "trigger")) {
+        set({ notice: "A flow has exactly one trigger." });
+        return "";
+      }
+      const shape = createShape(type, position, existing);
+      const { nodes } = toElements({ shapes: [shape], connections: [] });
+      const added = nodes.map((node) => ({ ...node, selected: true }));
+      set({
+        nodes: [...state.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added],
+        notice: null,
+      });
+      commit();
+      return shape.id;
+    },
+
+    updateShape: (id, patch) => {
+      set({
+        nodes: get().nodes.map((node) =>
+          node.id === id
+            ? {
+                ...node,
+                data: {
+                  ...node.data,
+                  shape: {
+                    ...node.data.shape,
+                    ...(patch.name !== undefined ? { name: patch.name } : {}),
+                    ...(patch.settings !== undefined ? { settings: patch.settings } : {}),
+                  } as Shape,
+                },
+              }
+            : node,
+        ),
+      });
+      commit();
+    },
+
+    updateConnection: (edgeId, patch) => {
+      set({
+        edges: get().edges.map((edge) => {
+          if (edge.id !== edgeId) return edge;
+          const connection: Connection = { source: edge.source, target: edge.target };
+          if (patch.label !== undefined && patch.label !== "") connection.label = patch.label;
+          if (patch.order !== undefined) connection.order = patch.order;
+          return { ...toEdge(connection), selected: edge.selected ?? false };
+        }),
+      });
+      commit();
+    },
+
+    deleteSelection: () => {
+      const state = get();
+      const ids = selectedIds();
+      const edgeIds = new Set(state.edges.filter((e) => e.selected).map((e) => e.id));
+      if (ids.length === 0 && edgeIds.size === 0) return;
+      const graph = removeShapes(
+        fromElements(
+          state.nodes,
+          state.edges.filter((e) => !edgeIds.has(e.id)),
+        ),
+        ids,
+      );
+      set(show(graph, new Set()));
+      commit();
+    },
+
+    copySelection: () => {
+      const ids = selectedIds();
+      if (ids.length === 0) return;
+      set({ clipboard: copyFragment(get().graph(), ids), notice: `Copied ${ids.length} shape(s).` });
+    },
+
+    paste: () => {
+      const { clipboard } = get();
+      if (!clipboard || clipboard.shapes.length === 0) return;
+      const { graph, pasted } = pasteFragment(get().graph(), clipboard, { x: 40, y: 40 });
+      set(show(graph, new Set(pasted)));
+      // Paste again shifts further, like most editors.
+      set({
+        clipboard: {
+          ...clipboard,
+          shapes: clipboard.shapes.map(
+            (s) => ({ ...s, position: { x: s.position.x + 40, y: s.position.y + 40 } }) as Shape,
+          ),
+        },
+      });
+      commit();
+    },
+
+    undo: () => {
+      const history = undo(get().history);
+      if (history === get().history) return;
+      set({ history, revision: get().revision + 1, ...show(history.present, new Set(selectedIds())) });
+    },
+
+    redo: () => {
+      const history = redo(get().history);
+      if (history === get().history) return;
+      set({ history, revision: get().revision + 1, ...show(history.present, new Set(selectedIds())) });
+    },
+
+    layout: () => {
+      set(show(autoLayout(get().graph()), new Set(selectedIds())));
+      commit();
+    },
+
+    selectOnly: (id) => {
+      set({
+        nodes: get().nodes.map((n) => {
+          const selected = n.id === id;
+          return (n.selected ?? false) === selected ? n : { ...n, selected };
+        }),
+        edges: get().edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      });
+    },
+
+    setErrors: (errors) => set({ errors, nodes: withErrors(get().nodes, errors, get().overlay) }),
+
+    setOverlay: (runId, overlay) =>
+      set({ overlay, overlayRun: runId, nodes: withErrors(get().nodes, get().errors, overlay) }),
+
+    setNotice: (notice) => set({ notice }),
+  };
+});
