@@ -1,4 +1,10 @@
-from django.urls import path
+"""Custom script API routes, mounted under /api/ by config.urls."""
 
-urlpatterns: list = []
-_ = path
+from rest_framework.routers import SimpleRouter
+
+from scripts_app import api
+
+router = SimpleRouter()
+router.register("scripts", api.ScriptViewSet, basename="script")
+
+urlpatterns = router.urls

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # The directory that holds the `scripts_app` package: the only entry of the worker's import path besides
 # the standard library and site-packages.
 _IMPORT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+WORKER_START_TIMEOUT = 30.0  # seconds a new worker may take to start, not counted in any call's timeout
+READY = b"ready"
 _WORKER_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from scripts_app.sandbox.worker import entry; entry(sys.argv[2:])"
@@ -61,11 +63,22 @@ class SandboxFailure(Exception):
 
 
 class _Worker:
-    __slots__ = ("connection", "process")
+    __slots__ = ("connection", "process", "ready")
 
     def __init__(self, process: subprocess.Popen[bytes], connection: Connection) -> None:
         self.process = process
         self.connection = connection
+        self.ready = False  # set once the worker said it has started (imports done, limits set)
+
+    def wait_until_ready(self) -> bool:
+        if not self.ready:
+            try:
+                self.ready = (
+                    self.connection.poll(WORKER_START_TIMEOUT) and self.connection.recv_bytes() == READY
+                )
+            except (EOFError, OSError):
+                return False
+        return self.ready
 
     @property
     def pid(self) -> int:
@@ -105,6 +118,11 @@ class ScriptPool:
         """PIDs of the idle workers (all of them when no call is running)."""
         with self._condition:
             return [worker.pid for worker in self._idle]
+
+    def stats(self) -> dict[str, int]:
+        with self._condition:
+            idle = len(self._idle)
+            return {"configured": self.size, "idle": idle, "busy": max(self._live - idle, 0)}
 
     def call(self, request: bytes, *, timeout: float) -> bytes:
         """Send one request to a worker and return its response.
@@ -185,32 +203,31 @@ class ScriptPool:
         return _Worker(process, Connection(parent_end.detach()))
 
     def _checkout(self) -> _Worker:
+        """An idle, started worker: popped from the idle stack, or started when the pool is short."""
         while True:
-            dead: _Worker | None = None
+            worker: _Worker | None = None
             with self._condition:
                 if self._closed:
                     raise SandboxFailure("PoolClosed", "the script pool is shut down")
                 if self._idle:
                     worker = self._idle.pop()  # most recently used first: its compiled-code cache is warm
-                    if worker.is_alive():
-                        return worker
-                    self._live -= 1
-                    dead = worker
                 elif self._live < self.size:
                     self._live += 1
                 else:
                     self._condition.wait(timeout=1.0)
                     continue
-            if dead is not None:
-                self._stop(dead)
-                continue
-            try:
-                return self._start_worker()
-            except BaseException:
-                with self._condition:
-                    self._live -= 1
-                    self._condition.notify()
-                raise
+            if worker is None:
+                try:
+                    worker = self._start_worker()
+                except BaseException:
+                    with self._condition:
+                        self._live -= 1
+                        self._condition.notify()
+                    raise
+            if worker.is_alive() and worker.wait_until_ready():
+                return worker
+            self._discard(worker)
+            self._replace()
 
     def _checkin(self, worker: _Worker, *, fresh: bool = False) -> None:
         with self._condition:
@@ -322,3 +339,11 @@ def shutdown_pool() -> None:
         pool, _pool = _pool, None
     if pool is not None and _pool_pid == os.getpid():
         pool.close()
+
+
+def pool_stats() -> dict[str, int]:
+    """Worker counts of this process's pool by state (all zero before the pool is started)."""
+    pool = _pool
+    if pool is None or _pool_pid != os.getpid():
+        return {"configured": 0, "idle": 0, "busy": 0}
+    return pool.stats()

@@ -222,6 +222,10 @@ def main(connection: Connection, limits: dict[str, int]) -> None:
     the pool reports that call as failed and starts a replacement."""
     worker = _Worker(limits)
     worker.harden()
+    try:
+        connection.send_bytes(b"ready")
+    except OSError:  # the pool closed before this worker finished starting
+        return
     while True:
         try:
             raw = connection.recv_bytes()
