@@ -13,7 +13,7 @@ def execute(context: StepContext, item: WorkPayload) -> Outcome:
     result = context.run_script(
         script_id=settings["script"],
         version=settings.get("version"),
-        data=context.script_data(item, settings.get("variables") or {}),
+        data=context.script_data(item),
     )
     payload = result.payload
     if payload is not None and not isinstance(payload, str):
