@@ -1,3 +1,5 @@
-"""Routes filled in by the issue that builds them."""
+"""The demo API's routes, mounted at /demo-api/ (runs/demo/api.py)."""
 
-urlpatterns: list = []
+from runs.demo.api import urlpatterns
+
+__all__ = ["urlpatterns"]

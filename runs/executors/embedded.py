@@ -44,14 +44,9 @@ def prestart_script_pool() -> None:
     The sandbox processes are started with forkserver/spawn by scripts_app; starting them here, from the
     main thread and before the executor threads, keeps the first script step from paying their start-up.
     """
-    sandbox = _import_optional("scripts_app.sandbox")
-    if sandbox is None:
-        return
-    for name in ("prestart_pool", "start_pool", "get_pool"):
-        starter = getattr(sandbox, name, None)
-        if callable(starter):
-            starter()
-            return
+    pool = _import_optional("scripts_app.sandbox.pool")
+    if pool is not None and callable(getattr(pool, "get_pool", None)):
+        pool.get_pool()
 
 
 def prune_run_history() -> None:
