@@ -6,6 +6,7 @@ items (graph validation uses `{"shape", "setting", "message"}`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -18,12 +19,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class ApiError(APIException):
     """A 4xx with a message and a list of error items, raised by views or services."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, *, status_code: int = 400):
+    def __init__(
+        self, detail: str, errors: Sequence[Mapping[str, Any]] | None = None, *, status_code: int = 400
+    ) -> None:
         super().__init__(detail=detail)
         self.status_code = status_code
-        self.errors = errors or []
+        self.errors = [dict(item) for item in errors or []]
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:

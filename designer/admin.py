@@ -64,7 +64,7 @@ class FlowAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         with transaction.atomic():
-            obj.created_by = request.user
+            obj.created_by_id = request.user.pk
             super().save_model(request, obj, form, change)
             services.start_draft(flow=obj)
 

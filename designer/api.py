@@ -3,6 +3,7 @@ export / import and the shape types. Views parse input, call one service and sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
@@ -55,7 +56,7 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = ConnectorSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         fields, secrets = serializer.split_secrets()
         connector = services.create_connector(secrets=secrets, **fields)
@@ -63,7 +64,12 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connector = self.get_object()
-        serializer = self.get_serializer(connector, data=request.data, partial=kwargs.get("partial", False))
+        serializer = ConnectorSerializer(
+            connector,
+            data=request.data,
+            partial=kwargs.get("partial", False),
+            context=self.get_serializer_context(),
+        )
         serializer.is_valid(raise_exception=True)
         fields, secrets = serializer.split_secrets()
         connector = services.update_connector(connector=connector, secrets=secrets, **fields)
@@ -130,16 +136,16 @@ class FlowViewSet(viewsets.ModelViewSet):
             last_run_finished_at=Subquery(runs.values("finished_at")[:1]),
         )
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "validate":
             # Validation writes nothing, so any role may ask.
             return [CanReadOnly()]
         return super().get_permissions()
 
-    def perform_create(self, serializer: FlowSerializer) -> None:
+    def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.create_flow(created_by=self.request.user, **serializer.validated_data)
 
-    def perform_update(self, serializer: FlowSerializer) -> None:
+    def perform_update(self, serializer: Any) -> None:
         serializer.instance = services.update_flow(flow=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance: Flow) -> None:
@@ -174,7 +180,7 @@ class FlowViewSet(viewsets.ModelViewSet):
         graph = request.data if request.data not in ({}, None, "") else services.get_draft(flow=flow).graph
         errors = validate_graph(graph, flow=flow)
         if errors:
-            raise ApiError("The flow graph is invalid.", list(errors))
+            raise ApiError("The flow graph is invalid.", errors)
         return Response({"valid": True, "errors": []})
 
     @extend_schema(

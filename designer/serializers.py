@@ -254,17 +254,18 @@ class FlowSerializer(FlowSettingsSerializer):
 
     @staticmethod
     def _last_run(flow: Flow) -> dict[str, Any] | None:
+        # The API's queryset annotates the last run; a flow fresh from a service does not have it.
         if hasattr(flow, "last_run_id"):
             if flow.last_run_id is None:
                 return None
             return {
                 "id": flow.last_run_id,
-                "status": flow.last_run_status,
-                "started_at": flow.last_run_started_at,
-                "finished_at": flow.last_run_finished_at,
+                "status": getattr(flow, "last_run_status", None),
+                "started_at": getattr(flow, "last_run_started_at", None),
+                "finished_at": getattr(flow, "last_run_finished_at", None),
             }
         run = flow.runs.order_by("-id").values("id", "status", "started_at", "finished_at").first()
-        return run
+        return dict(run) if run is not None else None
 
     @extend_schema_field(LastRunSerializer(allow_null=True))
     def get_last_run(self, flow: Flow) -> dict[str, Any] | None:
@@ -288,14 +289,24 @@ class GraphSerializer(serializers.Serializer):
     connections = serializers.ListField(child=serializers.DictField())
 
 
-class DraftSerializer(GraphSerializer):
-    errors = GraphErrorSerializer(many=True)
+class WithGraphErrorsMixin:
+    """Adds an `errors` list of graph errors to an output serializer.
+
+    Added in get_fields because a declared `errors` attribute would hide Serializer.errors.
+    """
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()  # type: ignore[misc]
+        fields["errors"] = GraphErrorSerializer(many=True, read_only=True)
+        return fields
+
+
+class DraftSerializer(WithGraphErrorsMixin, GraphSerializer):
     updated_at = serializers.DateTimeField()
 
 
-class ValidationResultSerializer(serializers.Serializer):
+class ValidationResultSerializer(WithGraphErrorsMixin, serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = GraphErrorSerializer(many=True)
 
 
 class DeployRequestSerializer(serializers.Serializer):
@@ -307,7 +318,9 @@ class DeployResultSerializer(serializers.Serializer):
 
 
 class FlowVersionSerializer(serializers.ModelSerializer):
-    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deployed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = FlowVersion
@@ -332,16 +345,14 @@ class ImportRequestSerializer(ExportSerializer):
     )
 
 
-class ImportResultSerializer(FlowSerializer):
-    errors = GraphErrorSerializer(many=True, read_only=True)
-
-    class Meta(FlowSerializer.Meta):
-        fields = [*FlowSerializer.Meta.fields, "errors"]
+class ImportResultSerializer(WithGraphErrorsMixin, FlowSerializer):
+    pass
 
 
 class ShapeTypeSerializer(serializers.Serializer):
     type = serializers.CharField()
-    label = serializers.CharField()
+    # Declared fields are popped from the class by DRF, so this does not hide Field.label at runtime.
+    label = serializers.CharField()  # type: ignore[assignment]
     description = serializers.CharField()
     connection_attribute = serializers.CharField(allow_null=True)
     settings = serializers.DictField(help_text="JSON Schema of the shape's settings.")

@@ -109,7 +109,7 @@ def clean_graph(graph: Any) -> dict[str, Any]:
     """The graph to store: only `shapes` and `connections`. Refuses (400) a graph without that structure."""
     errors = structure_errors(graph)
     if errors:
-        raise ApiError("The flow graph is malformed.", list(errors))
+        raise ApiError("The flow graph is malformed.", errors)
     return {"shapes": graph["shapes"], "connections": graph["connections"]}
 
 
@@ -134,7 +134,7 @@ def deploy_flow(*, flow: Flow, user: Any = None, comment: str = "") -> FlowVersi
         draft = FlowVersion.objects.select_for_update().get(flow=locked, status=FlowVersion.Status.DRAFT)
         errors = validate_graph(draft.graph, flow=locked)
         if errors:
-            raise ApiError("The flow graph is invalid.", list(errors))
+            raise ApiError("The flow graph is invalid.", errors)
         number = (locked.versions.aggregate(top=Max("number"))["top"] or 0) + 1
         locked.versions.filter(status=FlowVersion.Status.DEPLOYED).update(status=FlowVersion.Status.INACTIVE)
         draft.status = FlowVersion.Status.DEPLOYED
@@ -182,9 +182,10 @@ def export_flow(*, flow: Flow) -> dict[str, Any]:
         if not isinstance(settings, dict):
             continue
         if shape.get("type") == "connector":
+            endpoint_id = settings.get("endpoint")
             endpoint = (
-                Endpoint.objects.filter(pk=settings.get("endpoint")).first()
-                if _is_id(settings.get("endpoint"))
+                Endpoint.objects.filter(pk=endpoint_id).first()
+                if isinstance(endpoint_id, int) and _is_id(endpoint_id)
                 else None
             )
             settings["connector"] = _name_of(Connector, settings.get("connector"), cache)

@@ -197,8 +197,8 @@ def _outgoing_errors(
         errors.append(graph_error(source, None, message))
 
     if shape_type == "route":
-        routes = settings.get("routes") if isinstance(settings.get("routes"), list) else []
-        labels = [r.get("label") for r in routes if isinstance(r, dict)]
+        routes = settings.get("routes")
+        labels = [r.get("label") for r in routes if isinstance(r, dict)] if isinstance(routes, list) else []
         conditional = settings.get("mode", "conditional") == "conditional"
         for connection in connections:
             label, target = connection.get("label"), connection["target"]
