@@ -23,19 +23,19 @@ from designer.graph import GraphError, shape_type_descriptions, validate_graph
 from designer.models import Connector, Endpoint, Flow, FlowVersion
 from designer.serializers import (
     ConnectorSerializer,
-    DeployRequestSerializer,
-    DeployResultSerializer,
     DraftSerializer,
     EndpointSerializer,
-    ExportSerializer,
+    FlowDeployRequestSerializer,
+    FlowDeployResultSerializer,
+    FlowExportSerializer,
+    FlowImportRequestSerializer,
+    FlowImportResultSerializer,
     FlowSerializer,
     FlowVersionDetailSerializer,
     FlowVersionSerializer,
     GraphSerializer,
-    ImportRequestSerializer,
-    ImportResultSerializer,
+    GraphValidationResultSerializer,
     ShapeTypeSerializer,
-    ValidationResultSerializer,
 )
 from runs.models import Run
 
@@ -171,7 +171,7 @@ class FlowViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=GraphSerializer,
-        responses={200: ValidationResultSerializer, 400: ErrorSerializer},
+        responses={200: GraphValidationResultSerializer, 400: ErrorSerializer},
         description="Validates the posted graph, or the draft when the body is empty. 400 lists the errors.",
     )
     @action(detail=True, methods=["post"])
@@ -184,13 +184,13 @@ class FlowViewSet(viewsets.ModelViewSet):
         return Response({"valid": True, "errors": []})
 
     @extend_schema(
-        request=DeployRequestSerializer,
-        responses={201: DeployResultSerializer, 400: ErrorSerializer},
+        request=FlowDeployRequestSerializer,
+        responses={201: FlowDeployResultSerializer, 400: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
     def deploy(self, request: Request, pk: str | None = None) -> Response:
         flow = self.get_object()
-        body = DeployRequestSerializer(data=request.data or {})
+        body = FlowDeployRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         version = services.deploy_flow(flow=flow, user=request.user, comment=body.validated_data["comment"])
         return Response({"version": version.number}, status=status.HTTP_201_CREATED)
@@ -216,20 +216,20 @@ class FlowViewSet(viewsets.ModelViewSet):
         draft, errors = services.restore_version(flow=flow, number=int(number))
         return _draft_response(draft, errors)
 
-    @extend_schema(responses=ExportSerializer)
+    @extend_schema(responses=FlowExportSerializer)
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str | None = None) -> Response:
         return Response(services.export_flow(flow=self.get_object()))
 
     @extend_schema(
-        request=ImportRequestSerializer,
-        responses={201: ImportResultSerializer, 400: ErrorSerializer},
+        request=FlowImportRequestSerializer,
+        responses={201: FlowImportResultSerializer, 400: ErrorSerializer},
         description="Creates a flow from an export. References are resolved by name; a name that is taken "
         "needs a new 'name'.",
     )
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
-        body = ImportRequestSerializer(data=request.data)
+        body = FlowImportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         document = dict(request.data)
         name = document.pop("name", None)

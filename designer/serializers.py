@@ -305,15 +305,15 @@ class DraftSerializer(WithGraphErrorsMixin, GraphSerializer):
     updated_at = serializers.DateTimeField()
 
 
-class ValidationResultSerializer(WithGraphErrorsMixin, serializers.Serializer):
+class GraphValidationResultSerializer(WithGraphErrorsMixin, serializers.Serializer):
     valid = serializers.BooleanField()
 
 
-class DeployRequestSerializer(serializers.Serializer):
+class FlowDeployRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class DeployResultSerializer(serializers.Serializer):
+class FlowDeployResultSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
@@ -332,20 +332,20 @@ class FlowVersionDetailSerializer(FlowVersionSerializer):
         fields = [*FlowVersionSerializer.Meta.fields, "graph"]
 
 
-class ExportSerializer(serializers.Serializer):
+class FlowExportSerializer(serializers.Serializer):
     format = serializers.CharField()
     format_version = serializers.IntegerField()
     flow = serializers.DictField()
     graph = GraphSerializer()
 
 
-class ImportRequestSerializer(ExportSerializer):
+class FlowImportRequestSerializer(FlowExportSerializer):
     name = serializers.CharField(
         required=False, max_length=200, help_text="Import under this name instead of the exported one."
     )
 
 
-class ImportResultSerializer(WithGraphErrorsMixin, FlowSerializer):
+class FlowImportResultSerializer(WithGraphErrorsMixin, FlowSerializer):
     pass
 
 
