@@ -66,6 +66,10 @@ class HttpResponse:
 
     @property
     def text(self) -> str:
+        # PostgreSQL text and jsonb cannot hold NUL: a binary byte from upstream must not stop us storing it.
+        return self._decoded().replace("\x00", "\ufffd")
+
+    def _decoded(self) -> str:
         charset = "utf-8"
         content_type = self.headers.get("content-type", "")
         if "charset=" in content_type:

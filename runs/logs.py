@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from runs.events import emit_run_event
 from runs.models import LogLine, Run, Step
+from runs.payloads import storable_text
 
 
 def write_log(*, run: Run, step: Step | None = None, level: str, message: str, data: Any = None) -> LogLine:
@@ -20,6 +21,7 @@ def write_log(*, run: Run, step: Step | None = None, level: str, message: str, d
     IMMEDIATE transactions), so concurrent writers (the engine and an API call such as stop) get distinct,
     gap-free numbers, and a rolled-back insert rolls its number back too.
     """
+    message = storable_text(message) or ""
     if level not in LogLine.Level.values:
         level = LogLine.Level.INFO
     with transaction.atomic():

@@ -16,6 +16,14 @@ from runs.models import Payload, Run, Step
 INLINE_LIMIT = 256 * 1024
 
 
+def storable_text(text: str | None) -> str | None:
+    """`text` with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb cannot hold NUL, and a
+    payload must never fail to be stored because an upstream sent a binary byte."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")
+
+
 def payload_size(text: str | None) -> int:
     return len(text.encode("utf-8")) if text else 0
 

@@ -21,6 +21,7 @@ from runs.errors import RunRefused
 from runs.events import emit_run_event
 from runs.logs import write_log
 from runs.models import LogLine, Run
+from runs.payloads import storable_text
 
 MANUAL_TRIGGERS = (Run.Trigger.MANUAL, Run.Trigger.API)
 MANUAL_PRIORITY = 0
@@ -101,7 +102,7 @@ def _create_run(
             retry_of=retry_of,
             parent_run=parent_run,
             available_at=now + timedelta(seconds=max(delay_seconds, 0.0)),
-            input_payload=payload,
+            input_payload=storable_text(payload),
             input_meta={str(k): str(v) for k, v in (meta or {}).items()},
             variables=variables,
             created_by=user if getattr(user, "is_authenticated", False) else None,

@@ -34,7 +34,14 @@ from runs.errors import ConnectorError, PayloadTooLarge
 from runs.events import emit_run_event
 from runs.logs import write_log
 from runs.models import LogLine, Payload, Run, Step
-from runs.payloads import INLINE_LIMIT, check_payload_size, payload_size, save_payload_file, store_payload
+from runs.payloads import (
+    INLINE_LIMIT,
+    check_payload_size,
+    payload_size,
+    save_payload_file,
+    storable_text,
+    store_payload,
+)
 from runs.services import backoff_delay, queue_run_attempt, run_status_event
 from runs.templating import TemplateError
 
@@ -278,6 +285,7 @@ class Runner:
         new_items: list[dict[str, Any]] = []
         scope_token: int | None = None
         for index, emit in enumerate(outcome.emits):
+            emit.payload = storable_text(emit.payload)
             meta = _string_meta(emit.meta)
             stored = store_payload(
                 run=self.run,

@@ -96,7 +96,8 @@ def test_code_0_with_an_unchanged_payload_passes_the_response_body_on(judged_flo
     assert "Body kept" in messages(run, LogLine.Level.INFO)
 
 
-def test_code_1_retries_the_step_after_a_backoff_and_then_continues(judged_flow, upstream):
+def test_code_1_retries_the_step_after_a_backoff_and_then_continues(judged_flow, upstream, settings):
+    settings.PATCHBAY_RETRY_DELAY = 30.0
     upstream.add("GET /orders/1", httpx.Response(503), httpx.Response(503), {"number": 7})
     run = run_once(services.enqueue_run(flow=judged_flow(retries=2), trigger="api", payload="{}"))
 
@@ -123,7 +124,10 @@ def test_code_1_fails_the_run_when_the_steps_retries_are_exhausted(judged_flow, 
     assert not Run.objects.filter(retry_of=run).exists()
 
 
-def test_code_2_fails_the_run_and_queues_a_linked_attempt_until_max_run_retries(judged_flow, upstream):
+def test_code_2_fails_the_run_and_queues_a_linked_attempt_until_max_run_retries(
+    judged_flow, upstream, settings
+):
+    settings.PATCHBAY_RETRY_DELAY = 30.0
     upstream.add("GET /orders/1", httpx.Response(200, text='{"error": "Invalid session"}'))
     flow = judged_flow(max_run_retries=1)
     first = run_once(services.enqueue_run(flow=flow, trigger="webhook", payload='{"id": 1}'))

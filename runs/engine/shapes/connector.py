@@ -27,6 +27,7 @@ from runs.engine.pagination import Pager, RequestSpec
 from runs.errors import ConnectorError
 from runs.http import HttpResponse, build_client, send
 from runs.models import Attempt, LogLine
+from runs.payloads import storable_text
 
 METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 CONTENT_TYPES = {
@@ -90,6 +91,7 @@ class Judgement:
 
 
 def _cut(text: str | None) -> str | None:
+    text = storable_text(text)
     if text is None or len(text) <= ATTEMPT_BODY_LIMIT:
         return text
     return text[:ATTEMPT_BODY_LIMIT] + f"... [{len(text) - ATTEMPT_BODY_LIMIT} more characters]"
