@@ -102,6 +102,14 @@ class EndpointViewSet(viewsets.ModelViewSet):
             queryset = queryset.filter(connector_id=int(connector))
         return queryset
 
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.create_endpoint(**serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = services.update_endpoint(
+            endpoint=serializer.instance, **serializer.validated_data
+        )
+
     def perform_destroy(self, instance: Endpoint) -> None:
         services.delete_endpoint(endpoint=instance)
 

@@ -11,6 +11,8 @@ from rest_framework import serializers
 from designer.crypto import SecretsUnreadable
 from designer.graph.specs import jmespath_problem
 from designer.models import Connector, Endpoint, Flow, FlowVersion
+from scripts_app.models import Script
+from scripts_app.selectors import resolve_script_version
 
 
 def _string_map(value: Any, what: str) -> dict[str, str]:
@@ -183,6 +185,13 @@ class EndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_pre_request_script(self, script: Script | None) -> Script | None:
+        if script is not None and resolve_script_version(script_id=script.pk, version=None) is None:
+            raise serializers.ValidationError(
+                f"Script '{script.name}' has no deployed version; deploy it first."
+            )
+        return script
 
     def validate_pagination(self, value: Any) -> Any:
         problems = pagination_errors(value)

@@ -364,6 +364,18 @@ def update_connector(
     return connector
 
 
+def create_endpoint(**fields: Any) -> Endpoint:
+    """Creates an endpoint from validated fields (designer.serializers.EndpointSerializer)."""
+    return Endpoint.objects.create(**fields)
+
+
+def update_endpoint(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    endpoint.save(update_fields=[*fields, "updated_at"])
+    return endpoint
+
+
 def deployed_usages(*, kind: str, pk: int) -> list[str]:
     """Names of flows whose deployed version references the connector / endpoint with id `pk`."""
     names = []

@@ -244,6 +244,30 @@ def test_pagination_settings_are_checked_per_style(editor_client, shop, paginati
     assert response.json()["errors"] == [{"field": "pagination", "message": m} for m in messages]
 
 
+def test_pre_request_script_needs_a_deployed_version(
+    editor_client, shop, tidy_script, undeployed_script
+) -> None:
+    refused = editor_client.post(
+        "/api/endpoints/",
+        {"connector": shop.pk, "name": "Signed", "pre_request_script": undeployed_script.pk},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [
+        {
+            "field": "pre_request_script",
+            "message": "Script 'Unfinished' has no deployed version; deploy it first.",
+        }
+    ]
+    accepted = editor_client.post(
+        "/api/endpoints/",
+        {"connector": shop.pk, "name": "Signed", "pre_request_script": tidy_script.pk},
+        format="json",
+    )
+    assert accepted.status_code == 201
+    assert accepted.json()["pre_request_script"] == tidy_script.pk
+
+
 def test_endpoint_names_are_unique_per_connector(editor_client, shop, get_order) -> None:
     response = editor_client.post(
         "/api/endpoints/", {"connector": shop.pk, "name": "Get order"}, format="json"
