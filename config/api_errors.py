@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -53,6 +53,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {"detail": "Request body too large.", "errors": []},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, UnsupportedMediaType):
+        # A body the API cannot read is bad input like malformed JSON (issue 2: non-JSON bodies get 400).
+        return Response(
+            {"detail": f"{exc.detail} Send the body as JSON (Content-Type: application/json).", "errors": []},
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, ApiError):
         return Response({"detail": str(exc.detail), "errors": exc.errors}, status=exc.status_code)

@@ -333,7 +333,16 @@ class FlowVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FlowVersion
-        fields = ["number", "status", "comment", "created_at", "updated_at", "deployed_at", "deployed_by"]
+        fields = [
+            "id",
+            "number",
+            "status",
+            "comment",
+            "created_at",
+            "updated_at",
+            "deployed_at",
+            "deployed_by",
+        ]
 
 
 class FlowVersionDetailSerializer(FlowVersionSerializer):

@@ -18,6 +18,18 @@ def test_non_json_body_is_400(editor_client, orders_flow) -> None:
     assert response.json()["errors"] == []
 
 
+def test_a_body_that_is_not_json_at_all_is_400(editor_client, orders_flow) -> None:
+    response = editor_client.generic(
+        "PUT", f"/api/flows/{orders_flow.pk}/draft/", "shapes: none", content_type="text/plain"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": 'Unsupported media type "text/plain" in request. Send the body as JSON '
+        "(Content-Type: application/json).",
+        "errors": [],
+    }
+
+
 def test_oversized_body_is_413(editor_client, orders_flow) -> None:
     body = json.dumps({"shapes": [], "connections": [], "padding": "x" * 5000})
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024):
