@@ -73,7 +73,10 @@ class EmbeddedExecutor:
         self.sweep_interval = sweep_interval
         self.prune_interval = prune_interval
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
-        self._wake = threading.Event()
+        # submit() bumps the generation and wakes one idle worker (not all of them: a herd of workers
+        # racing for one run costs a failed claim, a write transaction on SQLite, each).
+        self._wake = threading.Condition()
+        self._generation = 0
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -82,7 +85,18 @@ class EmbeddedExecutor:
     # --- interface -------------------------------------------------------------------------------------
     def submit(self, run_id: int) -> None:
         # The queue is in the database; waking a worker is all there is to do.
-        self._wake.set()
+        self._notify(1)
+
+    def _notify(self, workers: int) -> None:
+        with self._wake:
+            self._generation += 1
+            self._wake.notify(workers)
+
+    def _wait_for_work(self, seen_generation: int) -> None:
+        """Sleep until a submit after `seen_generation`, a stop, or `poll_interval` (due retries)."""
+        with self._wake:
+            if self._generation == seen_generation and not self._stopping.is_set():
+                self._wake.wait(self.poll_interval)
 
     @property
     def running(self) -> bool:
@@ -116,7 +130,7 @@ class EmbeddedExecutor:
         requeued = requeue_expired_leases()
         fired = fire_due_schedules()
         if requeued or fired:
-            self._wake.set()
+            self._notify(requeued + len(fired))
         now_monotonic = time.monotonic() if now_monotonic is None else now_monotonic
         if now_monotonic - self._last_prune >= self.prune_interval:
             self._last_prune = now_monotonic
@@ -156,7 +170,8 @@ class EmbeddedExecutor:
         """
         with self._lock:
             self._stopping.set()
-            self._wake.set()
+            with self._wake:
+                self._wake.notify_all()
             deadline = time.monotonic() + timeout
             for thread in self._threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -168,6 +183,8 @@ class EmbeddedExecutor:
     def _worker_loop(self, worker_id: str) -> None:
         try:
             while not self._stopping.is_set():
+                # Read before claiming: a submit() after this point makes the wait below return at once.
+                generation = self._generation
                 try:
                     ran = self.run_once(worker_id)
                 except Exception:
@@ -175,10 +192,8 @@ class EmbeddedExecutor:
                     close_old_connections()
                     ran = False
                     self._stopping.wait(self.poll_interval)
-                if not ran and not self._stopping.is_set():
-                    # A submit() between the claim above and this wait still wakes us: the event stays set.
-                    self._wake.wait(self.poll_interval)
-                    self._wake.clear()
+                if not ran:
+                    self._wait_for_work(generation)
         finally:
             connections.close_all()
 
