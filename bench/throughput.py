@@ -246,6 +246,8 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
                 sys.executable,
                 "-m",
                 "daphne",
+                "-v",
+                "0",
                 "-b",
                 "127.0.0.1",
                 "-p",
