@@ -206,17 +206,18 @@ function ConnectorForm({
   connector,
   onSaved,
   onDeleted,
+  saved,
 }: {
   connector: Connector | null;
   onSaved: (c: Connector) => void;
   onDeleted: () => void;
+  saved: string | null;
 }): ReactNode {
   const canWrite = useCanWrite();
   const readOnly = !canWrite;
   const [draft, setDraft] = useState<Omit<Connector, "id">>(connector ?? EMPTY_CONNECTOR);
   const [secret, setSecret] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
   const [endpoints, setEndpoints] = useState<Endpoint[] | null>(null);
   const [editing, setEditing] = useState<EndpointDraft | null>(null);
   const secretInfo = SECRET_OF[draft.auth_type];
@@ -226,7 +227,6 @@ function ConnectorForm({
     setDraft(connector ?? EMPTY_CONNECTOR);
     setSecret("");
     setEditing(null);
-    setSaved(null);
     setError(null);
     if (connector) {
       getAll<Endpoint>(`/api/endpoints/?connector=${connector.id}`)
@@ -247,7 +247,6 @@ function ConnectorForm({
         ? await api.put<Connector>(`/api/connectors/${connector.id}/`, body)
         : await api.post<Connector>("/api/connectors/", body);
       setSecret("");
-      setSaved("Connector saved.");
       onSaved(result);
     } catch (e) {
       setError(errorMessage(e));
@@ -479,6 +478,7 @@ export function ConnectorsPage(): ReactNode {
   const canWrite = useCanWrite();
   const [connectors, setConnectors] = useState<Connector[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [flash, setFlash] = useState<{ id: number; text: string } | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -533,7 +533,9 @@ export function ConnectorsPage(): ReactNode {
           {isNew || selected ? (
             <ConnectorForm
               connector={isNew ? null : selected}
+              saved={flash && flash.id === selected?.id && !isNew ? flash.text : null}
               onSaved={(c) => {
+                setFlash({ id: c.id, text: "Connector saved." });
                 void load();
                 navigate(`/connectors/${c.id}`);
               }}

@@ -351,8 +351,17 @@ export function ScriptEditorPage(): ReactNode {
                     <StatusPill status={v.status} />
                     <div className="hint">{v.deployed_at ? formatTime(v.deployed_at) : ""}</div>
                   </div>
-                  {v.number !== null && v.code !== undefined ? (
-                    <button type="button" className="small" onClick={() => setViewing(v)}>
+                  {v.number !== null ? (
+                    <button
+                      type="button"
+                      className="small"
+                      onClick={() =>
+                        void api
+                          .get<ScriptVersionInfo>(`/api/scripts/${id}/versions/${v.number}/`)
+                          .then(setViewing)
+                          .catch((e: unknown) => setMessage({ kind: "error", text: errorMessage(e) }))
+                      }
+                    >
                       View
                     </button>
                   ) : null}

@@ -29,7 +29,7 @@ export const filterShape: ShapeDefinition<"filter"> = {
   label: "Filter",
   description: "Passes only the payloads that match the conditions.",
   color: "#f08c00",
-  icon: "⏷",
+  icon: "▼",
   summary: (s) => `${s.keep_matching ? "Keep" : "Drop"} ${s.match} of ${s.conditions.length}`,
   Panel: FilterPanel,
 };

@@ -104,7 +104,7 @@ export const routeShape: ShapeDefinition<"route"> = {
   label: "Route",
   description: "Sends each payload down the connections of the first matching route.",
   color: "#e8590c",
-  icon: "⑂",
+  icon: "⇉",
   summary: (s) =>
     s.mode === "parallel" ? "Parallel" : `${s.routes.length} route${s.routes.length === 1 ? "" : "s"}`,
   Panel: RoutePanel,
