@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -16,6 +23,8 @@ from designer.services import create_flow, deploy_flow
 from runs import services
 from runs.executors.embedded import EmbeddedExecutor, is_server_process, start_for_server
 from runs.models import LogLine, Run
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def trigger_shape(settings: dict[str, Any]) -> dict[str, Any]:
@@ -210,3 +219,52 @@ def test_only_server_processes_count_as_servers(monkeypatch, argv, environ, expe
 
 def test_tests_never_start_the_embedded_executor():
     assert start_for_server() is None
+
+
+def database_url_of_this_test() -> str:
+    """A PATCHBAY_DATABASE_URL for the database this test process is using right now."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    user = quote(database.get("USER") or "")
+    password = quote(database.get("PASSWORD") or "")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = database["HOST"] or "127.0.0.1"
+    return f"postgres://{credentials}{host}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runserver_starts_the_executor_which_picks_up_runs_queued_before_it_started():
+    flow = echo_flow()
+    # Queued while no server was up (a restart): the server's executor must find it on its own.
+    run = services.enqueue_run(flow=flow, trigger=Run.Trigger.API, payload='{"order_id": 64}')
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTEST_VERSION", "PATCHBAY_TEST_ON_POSTGRES", "PYTEST_CURRENT_TEST"}
+    }
+    environment.update(PATCHBAY_DATABASE_URL=database_url_of_this_test(), PATCHBAY_EXECUTOR="embedded")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: Run.objects.get(pk=run.pk).status == "succeeded")
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", errors[-3000:]
+    assert json.loads(run.final_payload) == {"echo": "64"}
+    assert "Embedded executor started" in errors
