@@ -93,6 +93,7 @@ class Runner:
         self.graph = Graph(run.flow_version.graph or {})
         self.state: dict[str, Any] = {}
         self.lease_until: datetime | None = run.lease_expires_at
+        self.first_item = True
 
     # --- payload references in the checkpoint --------------------------------------------------------
     def _payload_ref(self, text: str | None, file_name: str | None = None) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class Runner:
     # --- the walk -----------------------------------------------------------------------------------------
     def execute(self) -> None:
         checkpoint = self.run.checkpoint or {}
-        if checkpoint.get("items"):
+        if checkpoint.get("started"):
             self.state = checkpoint
             write_log(
                 run=self.run,
@@ -149,15 +150,13 @@ class Runner:
         while items:
             if not self._process(items.pop()):
                 return
-            if self._save_checkpoint():
-                self._finish(Run.Status.STOPPED, error="Stopped on request.")
-                return
         status = Run.Status.PARTIAL_SUCCESS if self.state.get("partial") else Run.Status.SUCCEEDED
         self._finish(status)
 
     def _initial_state(self) -> dict[str, Any]:
         trigger = self.graph.trigger_id()
         return {
+            "started": True,
             "items": [
                 {
                     "shape": trigger,
@@ -177,13 +176,14 @@ class Runner:
         }
 
     def _save_checkpoint(self) -> bool:
-        """Persist the state and renew the lease; returns whether a stop was requested. Raises LeaseLost."""
+        """Persist the state and renew the lease; returns whether a stop was requested. Raises LeaseLost.
+
+        Called inside the transaction that records the step."""
         until = timezone.now() + timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS)
-        with transaction.atomic():
-            updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
-            if not updated:
-                raise LeaseLost
-            stop = Run.objects.filter(pk=self.run.pk).values_list("stop_requested", flat=True).get()
+        updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
+        if not updated:
+            raise LeaseLost
+        stop = Run.objects.filter(pk=self.run.pk).values_list("stop_requested", flat=True).get()
         self.lease_until = until
         return bool(stop)
 
@@ -191,9 +191,11 @@ class Runner:
     def _open_step(self, item: dict[str, Any], shape: dict[str, Any], text: str | None) -> Step:
         now = timezone.now()
         step: Step | None = None
+        first_item, self.first_item = self.first_item, False
         if item.get("step"):
             step = Step.objects.filter(pk=item["step"], run=self.run).first()
-        if step is None:
+        elif first_item:
+            # Only the item on top when a worker died can have a Step row the checkpoint does not know.
             step = Step.objects.filter(
                 run=self.run, shape_id=item["shape"], input_index=item["index"]
             ).first()
@@ -213,6 +215,7 @@ class Runner:
                 input_index=item["index"],
                 status=Step.Status.RUNNING,
                 started_at=now,
+                attempts=1,
             )
             self.state["stats"]["steps"] += 1
             store_payload(
@@ -224,6 +227,8 @@ class Runner:
                 meta=item.get("meta"),
                 file_name=item.get("file"),
             )
+            emit_run_event(self.run.pk, step_event(step))
+            return step
         step.attempts += 1
         step.status = Step.Status.RUNNING
         step.next_attempt_at = None
@@ -266,18 +271,27 @@ class Runner:
         outcome = self._run_shape(context, work)
         if outcome.http_status is not None:
             step.http_status = outcome.http_status
-        if outcome.kind == "continue":
-            self._succeed(item, step, outcome, text)
-            return True
         if outcome.kind == "retry":
             retries = _int(context.settings.get("retries"), 0)
             if step.attempts <= retries:
-                self._schedule_retry(item, step, context, outcome)
+                with transaction.atomic():
+                    self._schedule_retry(item, step, context, outcome)
                 return False
             outcome = Outcome.fail(
                 f"{outcome.error} (gave up after {step.attempts} attempt(s))", http_status=outcome.http_status
             )
-        return self._fail_step(item, step, outcome)
+        # The step's result, its output payloads, the new work items and the checkpoint commit together: a
+        # crash leaves either the step unfinished (it runs again on resume) or all of it recorded.
+        with transaction.atomic():
+            if outcome.kind == "continue":
+                self._succeed(item, step, outcome, text)
+            elif not self._fail_step(item, step, outcome):
+                return False
+            stop = self._save_checkpoint()
+        if stop:
+            self._finish(Run.Status.STOPPED, error="Stopped on request.")
+            return False
+        return True
 
     def _succeed(self, item: dict[str, Any], step: Step, outcome: Outcome, work_text: str | None) -> None:
         shape_id = item["shape"]

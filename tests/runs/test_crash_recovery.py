@@ -98,7 +98,10 @@ def test_an_unexpected_engine_error_fails_the_run_with_an_error_line(make_flow):
     services.claim_run(run_id=run.pk, worker_id="w")
     # A checkpoint pointing at a shape the version does not have: nothing a flow can do, an engine bug.
     Run.objects.filter(pk=run.pk).update(
-        checkpoint={"items": [{"shape": "ghost", "index": 0, "payload": None, "meta": {}, "scopes": []}]}
+        checkpoint={
+            "started": True,
+            "items": [{"shape": "ghost", "index": 0, "payload": None, "meta": {}, "scopes": []}],
+        }
     )
     execute_run(run.pk, worker_id="w")
     run.refresh_from_db()
