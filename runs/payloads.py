@@ -70,7 +70,7 @@ def store_payload(
 
 def read_payload(payload: Payload) -> str | None:
     """The text of a stored payload, wherever it lives."""
-    if payload.file:
+    if payload.file and payload.file.name:
         with default_storage.open(payload.file.name, "rb") as handle:
             return handle.read().decode("utf-8")
     return payload.body

@@ -20,11 +20,12 @@ from designer.models import Flow, FlowVersion
 from runs.errors import RunRefused
 from runs.events import emit_run_event
 from runs.logs import write_log
-from runs.models import LogLine, Run
+from runs.models import LogLine, Run, Step
 from runs.payloads import storable_text
 
 MANUAL_TRIGGERS = (Run.Trigger.MANUAL, Run.Trigger.API)
 MANUAL_PRIORITY = 0
+UNFINISHED_STEP_STATUSES = (Step.Status.PENDING, Step.Status.RUNNING, Step.Status.RETRYING)
 # How many queued candidates claim_next_run looks at before giving up (flows at their limit are skipped).
 CLAIM_CANDIDATES = 20
 
@@ -339,6 +340,10 @@ def stop_run(*, run: Run, user: Any = None) -> Run:
             error="Stopped before it ran to the end.",
         )
         if stopped:
+            # A run waiting for a step retry has that step in `retrying`: it will not be attempted again.
+            Step.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEP_STATUSES).update(
+                status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
+            )
             run.refresh_from_db()
             write_log(run=run, level=LogLine.Level.WARNING, message=f"Run stopped{who}")
             emit_run_event(run.pk, run_status_event(run))

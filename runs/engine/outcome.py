@@ -56,6 +56,16 @@ class Outcome:
         return cls(kind="fail", error=error, retry_run=retry_run, http_status=http_status)
 
 
+def setting_id(value: Any) -> int | None:
+    """A shape setting that references a row by id, or None when it is missing or not a whole number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class StepFailed(Exception):
     """Raised inside a shape to fail its step with a clear message (the engine turns it into an Outcome)."""
 

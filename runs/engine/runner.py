@@ -42,7 +42,7 @@ from runs.payloads import (
     storable_text,
     store_payload,
 )
-from runs.services import backoff_delay, queue_run_attempt, run_status_event
+from runs.services import UNFINISHED_STEP_STATUSES, backoff_delay, queue_run_attempt, run_status_event
 from runs.templating import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -497,6 +497,9 @@ class Runner:
             )
             if not updated:
                 raise LeaseLost
+            Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
+                status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
+            )
             self.run.refresh_from_db()
             level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
             if status == Run.Status.FAILED:

@@ -140,6 +140,18 @@ def test_a_429_honours_retry_after_as_an_http_date(order_flow, upstream):
     assert 45 < wait <= 51
 
 
+def test_stopping_a_run_that_waits_for_a_step_retry_stops_it_and_the_step(order_flow, upstream):
+    upstream.add("GET /api/orders/7", httpx.Response(502))
+    run = run_once(start(order_flow(retries=3)))
+    assert run.status == Run.Status.QUEUED
+
+    stopped = services.stop_run(run=run)
+
+    assert stopped.status == Run.Status.STOPPED
+    assert stopped.steps.get(shape_id="get-order").status == Step.Status.STOPPED
+    assert services.claim_run(run_id=run.pk, worker_id="w") is None
+
+
 def test_a_connection_error_retries_the_step(order_flow, upstream):
     upstream.add("GET /api/orders/7", httpx.ConnectError("connection refused"), {"order": 7})
     run = run_once(start(order_flow(retries=1)))

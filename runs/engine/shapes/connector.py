@@ -22,7 +22,7 @@ from django.utils import timezone
 from designer.models import Connector, Endpoint
 from runs.engine import auth
 from runs.engine.context import StepContext
-from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload
+from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 from runs.engine.pagination import Pager, RequestSpec
 from runs.errors import ConnectorError
 from runs.http import HttpResponse, build_client, send
@@ -185,7 +185,7 @@ class ConnectorCall:
             "method": request.method,
             "url": auth.redact_url(request.url, creds.redact_query, secrets),
             "headers": auth.redact_headers(request.headers, creds.redact_headers, secrets),
-            "body": auth.redact_text(_cut(body), secrets) if body else body,
+            "body": auth.redact_text(_cut(body) or "", secrets) if body else body,
         }
         response_record = None
         if response is not None:
@@ -409,14 +409,13 @@ class ConnectorCall:
 
 def execute(context: StepContext, item: WorkPayload) -> Outcome:
     settings = context.settings
-    connector = (
-        Connector.objects.filter(pk=settings.get("connector")).first() if settings.get("connector") else None
-    )
+    connector_id, endpoint_id = setting_id(settings.get("connector")), setting_id(settings.get("endpoint"))
+    connector = Connector.objects.filter(pk=connector_id).first() if connector_id is not None else None
     if connector is None:
         raise StepFailed(f"Connector {settings.get('connector')!r} does not exist.")
     endpoint = (
-        Endpoint.objects.filter(pk=settings.get("endpoint"), connector=connector).first()
-        if settings.get("endpoint")
+        Endpoint.objects.filter(pk=endpoint_id, connector=connector).first()
+        if endpoint_id is not None
         else None
     )
     if endpoint is None:

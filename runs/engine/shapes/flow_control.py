@@ -8,15 +8,12 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from runs.engine.context import StepContext
-from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload
+from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 
 
 def execute(context: StepContext, item: WorkPayload) -> Outcome:
-    try:
-        size = int(context.settings.get("size"))
-    except (TypeError, ValueError) as exc:
-        raise StepFailed("Flow control: size must be a whole number from 1 to 10000.") from exc
-    if not 1 <= size <= 10000:
+    size = setting_id(context.settings.get("size"))
+    if size is None or not 1 <= size <= 10000:
         raise StepFailed("Flow control: size must be a whole number from 1 to 10000.")
     path = str(context.settings.get("path") or "@")
     try:

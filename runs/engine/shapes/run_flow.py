@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from designer.models import Flow
 from runs.engine.context import StepContext
-from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload
+from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 from runs.errors import RunRefused
 from runs.models import LogLine, Run
 
 
 def execute(context: StepContext, item: WorkPayload) -> Outcome:
     settings = context.settings
-    flow = Flow.objects.filter(pk=settings.get("flow")).first() if settings.get("flow") else None
+    flow_id = setting_id(settings.get("flow"))
+    flow = Flow.objects.filter(pk=flow_id).first() if flow_id is not None else None
     if flow is None:
         raise StepFailed(f"Run flow: flow {settings.get('flow')!r} does not exist.")
     pass_payload = settings.get("pass_payload", True)
