@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -140,3 +141,55 @@ def test_log_sequence_numbers_are_gap_free_across_writers(make_flow):
     for index in range(5):
         write_log(run=run if index % 2 else stale, level="info", message=f"line {index}")
     assert list(run.log_lines.values_list("seq", flat=True)) == list(range(1, 7))
+
+
+def _claim_in_threads(workers: int, attempts_per_worker: int) -> list[int]:
+    """Each thread claims runs with its own database connection, as executor threads do."""
+    from django.db import connection
+
+    claimed: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(workers)
+
+    def work(name: str) -> None:
+        try:
+            start.wait()
+            for _ in range(attempts_per_worker):
+                run = services.claim_next_run(worker_id=name)
+                if run is None:
+                    continue
+                with lock:
+                    claimed.append(run.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f"worker-{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return claimed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_never_claim_the_same_run(make_flow):
+    flow = make_flow([])
+    ids = {services.enqueue_run(flow=flow, trigger="webhook").pk for _ in range(24)}
+
+    claimed = _claim_in_threads(workers=4, attempts_per_worker=10)
+
+    assert len(claimed) == len(set(claimed)) == 24
+    assert set(claimed) == ids
+    assert Run.objects.filter(status=Run.Status.RUNNING).count() == 24
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_respect_the_flows_limit(make_flow):
+    flow = make_flow([], max_concurrent_runs=2)
+    for _ in range(10):
+        services.enqueue_run(flow=flow, trigger="webhook")
+
+    claimed = _claim_in_threads(workers=4, attempts_per_worker=3)
+
+    assert len(claimed) == 2
+    assert Run.objects.filter(flow=flow, status=Run.Status.RUNNING).count() == 2
