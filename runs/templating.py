@@ -33,7 +33,19 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-_environment = SandboxedEnvironment(
+class _PlaceholderEnvironment(SandboxedEnvironment):
+    """Looks keys up before attributes on dicts: `[[payload.items]]` is the payload's "items" key, never the
+    dict's `items` method (payload keys named like dict methods are common: items, keys, values, update)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict):
+            if attribute in obj:
+                return obj[attribute]
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_environment = _PlaceholderEnvironment(
     variable_start_string="[[",
     variable_end_string="]]",
     block_start_string="[%",

@@ -80,6 +80,19 @@ def test_an_oversized_payload_fails_the_step_naming_the_limit(make_flow, setting
     assert "exceeds the limit of 1000 bytes" in step.error and "PATCHBAY_MAX_PAYLOAD_BYTES" in step.error
 
 
+def test_placeholders_read_payload_keys_named_like_dict_methods(make_flow):
+    flow = make_flow([shape("wrap", "manual_payload", payload="[[payload.items]] [[payload.keys]]")])
+    run = run_once(services.enqueue_run(flow=flow, trigger="api", payload='{"items": [1, 2], "keys": "k"}'))
+    assert run.final_payload == "[1, 2] k"
+
+
+def test_templates_cannot_reach_python_internals(make_flow):
+    flow = make_flow([shape("wrap", "manual_payload", payload="[[ meta.__class__.__mro__ ]]")])
+    run = run_once(services.enqueue_run(flow=flow, trigger="api", payload="{}"))
+    assert run.status == Run.Status.FAILED
+    assert "__class__" in run.error
+
+
 def test_an_undefined_placeholder_fails_the_step_and_names_it(make_flow):
     flow = make_flow([shape("wrap", "manual_payload", payload="[[payload.missing.deeper]]")])
     run = run_once(services.enqueue_run(flow=flow, trigger="api", payload='{"present": 1}'))
