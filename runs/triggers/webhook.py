@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from designer.models import Flow
 from runs.models import Run
 from runs.triggers.flows import deployed_version, trigger_settings
-from runs.triggers.waiters import wait_for_run_change
+from runs.triggers.waiters import RunEventSubscription, wait_for_run_change
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ DEFAULT_MESSAGE = "Flow initialised."
 # Polling the database while waiting: fast at first (short runs), then at most every POLL_MAX seconds.
 POLL_FIRST = 0.01
 POLL_MAX = 0.25
+POLL_MAX_WITH_EVENTS = 1.0
 
 
 @dataclass(frozen=True)
@@ -177,11 +178,26 @@ def _reply(response: ResponseSettings, body: str | None, run_id: int) -> HttpRes
 
 
 async def _await_final_payload(run_id: int, response: ResponseSettings) -> HttpResponse:
+    subscription = RunEventSubscription()
+    try:
+        return await _await_with(subscription, run_id, response)
+    finally:
+        await subscription.close()
+
+
+async def _await_with(
+    subscription: RunEventSubscription, run_id: int, response: ResponseSettings
+) -> HttpResponse:
     deadline = time.monotonic() + response.timeout
     interval = POLL_FIRST
     load_state = _with_database(_run_state)
+    await subscription.watch(run_id)
     while True:
         state = await load_state(run_id)
+        if state is not None and state["id"] not in (run_id, *subscription.watched_runs):
+            # Following an automatic retry: watch it first, then read it again.
+            await subscription.watch(state["id"])
+            continue
         if state is None:
             return _error(502, f"Run {run_id} no longer exists.", run=run_id)
         if state["status"] in (Run.Status.SUCCEEDED, Run.Status.PARTIAL_SUCCESS):
@@ -202,8 +218,9 @@ async def _await_final_payload(run_id: int, response: ResponseSettings) -> HttpR
                 run=state["id"],
                 status=state["status"],
             )
-        await wait_for_run_change(state["id"], min(interval, remaining))
-        interval = min(interval * 2, POLL_MAX)
+        await wait_for_run_change(state["id"], min(interval, remaining), subscription)
+        # With status events, polling is only the safety net.
+        interval = min(interval * 2, POLL_MAX_WITH_EVENTS if subscription.active else POLL_MAX)
 
 
 @csrf_exempt

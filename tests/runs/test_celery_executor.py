@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from kombu import pools as kombu_pools
 
@@ -137,7 +138,7 @@ def celery_worker(celery_queue: str, settings: Any) -> Iterator[subprocess.Popen
         print(output[-4000:])  # shown by pytest only when the test failed
 
 
-def echo_flow(name: str = "Celery echo"):
+def echo_flow(name: str = "Celery echo", trigger: dict[str, Any] | None = None):
     graph = {
         "shapes": [
             {
@@ -145,7 +146,7 @@ def echo_flow(name: str = "Celery echo"):
                 "type": "trigger",
                 "name": "Start",
                 "position": {"x": 0, "y": 0},
-                "settings": {"kind": "manual"},
+                "settings": trigger or {"kind": "manual"},
             },
             {
                 "id": "wrap",
@@ -217,3 +218,19 @@ def test_the_sweep_resubmits_a_due_run_whose_message_was_lost(celery_worker, set
     wait_for_status([lost.pk], "succeeded")
 
     assert Run.objects.get(pk=lost.pk).status == "succeeded"
+
+
+def test_a_final_payload_webhook_answers_with_the_run_the_worker_executed(celery_worker, settings):
+    # As deployed with Celery: the web process hears the worker's run.status events through Redis.
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+    flow = echo_flow(
+        "Celery webhook", trigger={"kind": "webhook", "response": {"mode": "final_payload", "timeout": 60}}
+    )
+
+    response = Client().post(flow.webhook_path, data='{"order_id": 77}', content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == {"echo": "77"}
+    assert Run.objects.get().status == "succeeded"
