@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,9 +81,16 @@ class HttpResponse:
             return self.content.decode("utf-8", errors="replace")
 
 
-def send(client: httpx.Client, request: httpx.Request, *, max_bytes: int) -> HttpResponse:
-    """Send `request`, read at most `max_bytes` of the body, map failures to `ConnectorError`."""
+def send(
+    client: httpx.Client, request: httpx.Request, *, max_bytes: int, total_seconds: float | None = None
+) -> HttpResponse:
+    """Send `request`, read at most `max_bytes` of the body, map failures to `ConnectorError`.
+
+    httpx's timeouts bound each network operation; `total_seconds` bounds the whole exchange, so an upstream
+    that drips its body byte by byte cannot hold a step (and its lease) forever.
+    """
     where = f"{request.method} {request.url.copy_with(query=None)}"
+    deadline = time.monotonic() + total_seconds if total_seconds is not None else None
     try:
         response = client.send(request, stream=True)
     except httpx.TimeoutException as exc:
@@ -95,6 +103,10 @@ def send(client: httpx.Client, request: httpx.Request, *, max_bytes: int) -> Htt
         chunks: list[bytes] = []
         received = 0
         for chunk in response.iter_bytes():
+            if deadline is not None and time.monotonic() > deadline:
+                raise ConnectorError(
+                    f"The response of {where} did not arrive within {total_seconds:.0f} s", retryable=True
+                )
             received += len(chunk)
             if received > max_bytes:
                 raise ConnectorError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -324,3 +325,43 @@ def test_a_refused_connection_to_a_real_port_is_a_transport_error(make_flow, mak
     flow = make_flow([shape("call", "connector", connector=connector.pk, endpoint=endpoint.pk)])
     run = run_once(start(flow))
     assert run.status == Run.Status.FAILED and "ConnectError" in run.error
+
+
+class _DrippingHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        # Each byte arrives well within the read timeout, but the body never ends in time.
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        try:
+            for _ in range(1000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_an_upstream_that_drips_its_body_is_cut_off_and_retried(make_flow, make_connector, make_endpoint):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DrippingHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connector = make_connector(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        endpoint = make_endpoint(connector, path="/drip")
+        flow = make_flow(
+            [shape("drip", "connector", connector=connector.pk, endpoint=endpoint.pk, timeout=0.4, retries=1)]
+        )
+        run = run_once(start(flow))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    assert run.status == Run.Status.QUEUED
+    attempt = Attempt.objects.get(step__run=run)
+    assert attempt.outcome == "transport_error" and "did not arrive within" in attempt.message

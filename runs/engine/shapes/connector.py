@@ -39,6 +39,8 @@ CONTENT_TYPES = {
 # Request and response bodies kept on an Attempt row are cut at this many characters.
 ATTEMPT_BODY_LIMIT = 64 * 1024
 RETRY_STATUSES = (408, 429)
+# A whole request (connect, send, every chunk of the body) may take this many times the timeout.
+TOTAL_TIME_FACTOR = 2
 CODE_LEVELS = {
     0: LogLine.Level.INFO,
     1: LogLine.Level.WARNING,
@@ -222,7 +224,7 @@ class ConnectorCall:
     def request_once(
         self, spec: RequestSpec, *, reauthenticated: bool
     ) -> tuple[Judgement, HttpResponse | None]:
-        self.context.extend_lease(self.timeout * 2)
+        self.context.extend_lease(self.timeout * TOTAL_TIME_FACTOR)
         creds = auth.credentials(self.connector, timeout=self.timeout, max_bytes=self.max_bytes)
         if creds.token_fetched:
             self.context.add_stat("http_calls", 1)
@@ -242,7 +244,9 @@ class ConnectorCall:
             clock = time.monotonic()
             response: HttpResponse | None = None
             try:
-                response = send(client, request, max_bytes=self.max_bytes)
+                response = send(
+                    client, request, max_bytes=self.max_bytes, total_seconds=self.timeout * TOTAL_TIME_FACTOR
+                )
             except ConnectorError as exc:
                 judgement = Judgement(
                     outcome="transport_error", error=exc.message, retryable=exc.retryable, message=exc.message
