@@ -83,7 +83,7 @@ def _with_database(function: Any) -> Any:
 
 @dataclass(frozen=True)
 class _Target:
-    flow_id: int
+    flow: Flow
     flow_name: str
     enabled: bool
     has_deployed_version: bool
@@ -92,13 +92,13 @@ class _Target:
 
 
 def _load_target(key: str) -> _Target | None:
-    flow = Flow.objects.filter(webhook_key=key).only("id", "name", "enabled").first()
+    flow = Flow.objects.filter(webhook_key=key).first()
     if flow is None:
         return None
     version = deployed_version(flow)
     settings = trigger_settings(version.graph if version is not None else None)
     return _Target(
-        flow_id=flow.pk,
+        flow=flow,
         flow_name=flow.name,
         enabled=flow.enabled,
         has_deployed_version=version is not None,
@@ -107,10 +107,9 @@ def _load_target(key: str) -> _Target | None:
     )
 
 
-def _enqueue(flow_id: int, payload: str | None, meta: dict[str, str]) -> int:
+def _enqueue(flow: Flow, payload: str | None, meta: dict[str, str]) -> int:
     from runs.services import enqueue_run
 
-    flow = Flow.objects.get(pk=flow_id)
     return enqueue_run(flow=flow, trigger=Run.Trigger.WEBHOOK, payload=payload, meta=meta).pk
 
 
@@ -247,7 +246,7 @@ async def webhook(request: HttpRequest, key: str) -> HttpResponse:
     from runs.errors import RunRefused
 
     try:
-        run_id = await _with_database(_enqueue)(target.flow_id, payload, request_meta(request))
+        run_id = await _with_database(_enqueue)(target.flow, payload, request_meta(request))
     except RunRefused as refusal:
         return _error(409, str(refusal))
     if target.response.mode != "final_payload":
