@@ -497,9 +497,10 @@ class Runner:
             )
             if not updated:
                 raise LeaseLost
-            Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
-                status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
-            )
+            if status in (Run.Status.FAILED, Run.Status.STOPPED):
+                Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
+                    status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
+                )
             self.run.refresh_from_db()
             level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
             if status == Run.Status.FAILED:

@@ -119,7 +119,8 @@ class ConnectorCall:
             float(shape_timeout) if shape_timeout not in (None, "", 0) else float(connector.timeout)
         )
         self.max_bytes = int(django_settings.PATCHBAY_MAX_PAYLOAD_BYTES)
-        self.attempt_number = Attempt.objects.filter(step=context.step).count()
+        # Numbering continues across step attempts (and a resumed interrupted attempt).
+        self.attempt_number = Attempt.objects.filter(step=context.step).count() if context.attempt > 1 else 0
         self.script_id = context.settings.get("response_script")
         self.script_version = context.settings.get("response_script_version")
         self.last_status: int | None = None
