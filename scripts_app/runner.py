@@ -66,19 +66,22 @@ def run_code(
         )
 
     try:
-        request = json.dumps(
-            {"code": code, "checksum": checksum, "data": data}, ensure_ascii=False, allow_nan=False
-        ).encode("utf-8", "surrogatepass")
+        # ASCII JSON: any string, lone surrogates included, reaches the script as the caller gave it.
+        request = {"code": code, "checksum": checksum, "data": data}
+        encoded = json.dumps(request, allow_nan=False).encode("ascii")
     except (TypeError, ValueError) as exc:
         raise failure("InvalidInput", f"the data for the script cannot be encoded as JSON: {exc}") from None
     started = time.perf_counter()
     try:
-        raw = get_pool().call(request, timeout=timeout)
+        raw = get_pool().call(encoded, timeout=timeout)
     except SandboxFailure as exc:
         duration_ms = (time.perf_counter() - started) * 1000
         raise failure(exc.error_type, exc.message, duration_ms=duration_ms) from None
     duration_ms = (time.perf_counter() - started) * 1000
-    response = json.loads(raw)
+    try:
+        response = json.loads(raw)
+    except ValueError:
+        raise failure("WorkerError", "the script worker sent an answer that is not JSON") from None
     logs = response.get("logs") or []
     if not response["ok"]:
         error = response["error"]

@@ -473,7 +473,11 @@ def compile_script(code: str) -> types.CodeType:
     except SyntaxError as exc:
         problem = CompileProblem(exc.lineno or 1, exc.offset or 1, f"SyntaxError: {exc.msg}", "SyntaxError")
         raise ScriptCompileError([problem]) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):
+        raise ScriptCompileError(
+            [CompileProblem(1, 1, "The script is nested too deeply to parse.")]
+        ) from None
+    except ValueError as exc:  # e.g. a null byte in the source
         raise ScriptCompileError([CompileProblem(1, 1, f"The script cannot be parsed: {exc}")]) from None
     problems = _check_handle(tree)
     policy = ScriptPolicy()
@@ -616,6 +620,15 @@ def guarded_getitem(obj: Any, key: Any) -> Any:
     return obj[key]
 
 
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (which no database or JSON renderer accepts) shown as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 class LogCollector:
     """The print output of one call: one entry per print(), at most `limit` bytes in total."""
 
@@ -626,7 +639,8 @@ class LogCollector:
         self.exceeded = False
 
     def add(self, text: str) -> None:
-        self.size += len(text.encode("utf-8", "surrogatepass")) + 1
+        text = valid_unicode(text)
+        self.size += len(text.encode("utf-8")) + 1
         if self.size > self.limit:
             self.exceeded = True
             raise LogLimitExceeded(f"log output exceeds the limit of {self.limit} bytes")

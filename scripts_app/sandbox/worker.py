@@ -23,6 +23,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from types import CodeType, FrameType
@@ -37,6 +38,7 @@ from scripts_app.sandbox.policy import (
     compile_script,
     reset_shared_state,
     script_globals,
+    valid_unicode,
 )
 
 MAX_ERROR_MESSAGE_CHARS = 2000
@@ -65,6 +67,8 @@ class _Worker:
         # Ctrl-C in a terminal reaches the whole process group; the pool stops workers by closing the pipe.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGXCPU, self._on_cpu_limit)
+        # Warnings raised by library code a script calls would go to the server's stderr.
+        warnings.simplefilter("ignore")
         # Library code that prints (re.DEBUG) must not write into the server's output.
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -150,7 +154,12 @@ class _Worker:
             encoded = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError) as exc:
             raise _InvalidResult(f"the returned data cannot be encoded as JSON: {exc}") from None
-        result_bytes = encoded.encode("utf-8", "surrogatepass")
+        try:
+            result_bytes = encoded.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _InvalidResult(
+                "the returned data holds text that is not valid Unicode (a lone surrogate)"
+            ) from None
         if len(result_bytes) > self.max_result_bytes:
             raise _ResultTooLarge(
                 f"the returned data is {len(result_bytes)} bytes, more than the limit of "
@@ -176,7 +185,7 @@ class _Worker:
             "cpu_ms": round((time.process_time() - cpu_started) * 1000, 3),
         }
         # The result is already encoded (its size was checked on the bytes): splice it in, not re-encode.
-        encoded_head = json.dumps(head, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        encoded_head = json.dumps(head).encode("ascii")
         return encoded_head[:-1] + b',"result":' + result_json + b"}"
 
 
@@ -209,7 +218,7 @@ def _message(exc: BaseException) -> str:
         text = f"<{type(exc).__name__} without a readable message>"
     if len(text) > MAX_ERROR_MESSAGE_CHARS:
         text = text[:MAX_ERROR_MESSAGE_CHARS] + "..."
-    return text
+    return valid_unicode(text)
 
 
 def entry(argv: list[str]) -> None:

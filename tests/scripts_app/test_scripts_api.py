@@ -300,3 +300,32 @@ def test_outsiders_are_refused_and_anonymous_callers_must_log_in(
         assert client.get("/api/scripts/").status_code == status_code
         assert client.post(f"/api/scripts/{script['id']}/test/", {}, format="json").status_code == status_code
         assert client.post(f"/api/scripts/{script['id']}/deploy/").status_code == status_code
+
+
+def test_text_no_database_can_store_is_refused_or_escaped_not_a_server_error(
+    editor_client: APIClient,
+) -> None:
+    code = "def handle(data):\n    print('half \\ud800 pair')\n    raise ValueError('bad \\udfff')\n"
+    script = create(editor_client, code=code)
+    echo = create(editor_client, name="Echo", code="def handle(data):\n    return data\n")
+
+    failed = editor_client.post(f"/api/scripts/{script['id']}/test/", {"data": {}}, format="json")
+    echoed = editor_client.post(
+        f"/api/scripts/{echo['id']}/test/",
+        b'{"data": {"payload": "\\ud800"}}',
+        content_type="application/json",
+    )
+
+    assert failed.status_code == 200
+    assert failed.json()["logs"] == ["half \\ud800 pair"]
+    assert failed.json()["error"]["message"] == "bad \\udfff"
+    assert echoed.status_code == 200
+    assert echoed.json()["error"]["type"] == "InvalidResult"
+    assert "not valid Unicode" in echoed.json()["error"]["message"]
+
+
+def test_a_null_byte_in_the_code_is_refused(editor_client: APIClient) -> None:
+    code = "def handle(data):\n    return data\n\x00\n"
+    answer = editor_client.post("/api/scripts/", {"name": "Nul", "code": code}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "code"
