@@ -291,3 +291,22 @@ def handle(data):
     answers = {run_script(version, data()).payload for _ in range(6)}
 
     assert answers == {"1/True"}
+
+
+def test_the_memory_limit_counts_the_scripts_own_data(make_version: Make) -> None:
+    """PATCHBAY_SCRIPT_MEMORY_MB is 64 here: the interpreter's own size is not part of the budget."""
+    code = (
+        "def handle(data):\n    big = 'x' * ({mb} * 1024 * 1024)\n"
+        "    data['payload'] = str(len(big))\n    return data\n"
+    )
+    within = make_version(code.format(mb=40), name="Within")
+    beyond = make_version(code.format(mb=80), name="Beyond")
+
+    assert run_script(within, data()).payload == str(40 * 1024 * 1024)
+    with pytest.raises(ScriptError) as failed:
+        run_script(beyond, data())
+    assert failed.value.error_type == "MemoryError"
+    assert (
+        str(failed.value)
+        == "Script 'Beyond' v1, line 2: MemoryError: the script needed more than 64 MiB of memory"
+    )
