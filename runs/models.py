@@ -81,6 +81,25 @@ class Run(models.Model):
         return self.status in self.TERMINAL
 
 
+class WorkItem(models.Model):
+    """A pending work item of a run (a shape and the payload it is to execute on).
+
+    One row per item, inserted and deleted in the transaction that records each step, so checkpointing a
+    run with thousands of pending items (after a split) costs the step's own items, not all of them. The
+    engine treats a run's items as a stack: the highest id is executed next.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="work_items")
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "id"], name="workitem_run_order")]
+
+    def __str__(self) -> str:
+        return f"Work item {self.pk} of run {self.run_id}: {self.data.get('shape')}"
+
+
 class Step(models.Model):
     """One execution of one shape on one input payload inside a run."""
 

@@ -20,7 +20,7 @@ from designer.models import Flow, FlowVersion
 from runs.errors import RunRefused
 from runs.events import emit_run_event
 from runs.logs import write_log
-from runs.models import LogLine, Run, Step
+from runs.models import LogLine, Run, Step, WorkItem
 from runs.payloads import storable_text
 
 MANUAL_TRIGGERS = (Run.Trigger.MANUAL, Run.Trigger.API)
@@ -344,6 +344,7 @@ def stop_run(*, run: Run, user: Any = None) -> Run:
             Step.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEP_STATUSES).update(
                 status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
             )
+            WorkItem.objects.filter(run_id=run.pk).delete()
             run.refresh_from_db()
             write_log(run=run, level=LogLine.Level.WARNING, message=f"Run stopped{who}")
             emit_run_event(run.pk, run_status_event(run))

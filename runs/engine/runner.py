@@ -1,17 +1,17 @@
 """The graph walk of one claimed run (DESIGN section 3).
 
-State that must survive a crash lives in `Run.checkpoint`, rewritten in the same transaction that records
-each finished step:
+What must survive a crash is written in the same transaction that records each finished step:
 
-    {"items": [work item, ...]   pending work, a stack (the top is executed next: depth-first, so a branch's
-                                  whole path finishes before the next branch starts),
-     "flow_variables": {...}, "counters": {shape id: inputs so far}, "stats": {...},
-     "next_token": int, "caught": [try tokens sent down catch], "partial": bool, "final": payload ref}
+- the pending work items, one `WorkItem` row each: a stack, the highest id executes next (depth-first, so a
+  branch's whole path finishes before the next branch starts). A step deletes its own item and inserts its
+  outputs' items, so a split into thousands of payloads does not rewrite them all after every step.
+- `Run.checkpoint`, the small run-scoped state: `{"started", "flow_variables", "counters": {shape id:
+  inputs so far}, "stats", "next_token", "caught": [try tokens sent down catch], "partial", "final"}`.
 
-A work item is `{"shape", "index", "payload" | "file", "meta", "scopes", "step"?}`. `index`
-is the step's input index, handed out when the item is created, so a resumed run finds the Step row an
-interrupted attempt left behind instead of creating a second one. `scopes` records the branch and try /
-catch shapes the payload passed through (for "stop later branches" and "send down catch").
+A work item is `{"shape", "index", "payload" | "file", "meta", "scopes", "step"?}`. `index` is the step's
+input index, handed out when the item is created, so a resumed run finds the Step row an interrupted
+attempt left behind instead of creating a second one. `scopes` records the branch and try / catch shapes the
+payload passed through (for "stop later branches" and "send down catch").
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from runs.engine.shapes import execute_shape
 from runs.errors import ConnectorError, PayloadTooLarge
 from runs.events import emit_run_event
 from runs.logs import write_log
-from runs.models import LogLine, Payload, Run, Step
+from runs.models import LogLine, Payload, Run, Step, WorkItem
 from runs.payloads import (
     INLINE_LIMIT,
     check_payload_size,
@@ -94,6 +94,9 @@ class Runner:
         self.state: dict[str, Any] = {}
         self.lease_until: datetime | None = run.lease_expires_at
         self.first_item = True
+        # The in-memory copy of the run's WorkItem rows (top of the stack last); "_row" is a row's id.
+        self.items: list[dict[str, Any]] = []
+        self.deleted_rows: list[int] = []
 
     # --- payload references in the checkpoint --------------------------------------------------------
     def _payload_ref(self, text: str | None, file_name: str | None = None) -> dict[str, Any]:
@@ -127,16 +130,17 @@ class Runner:
         checkpoint = self.run.checkpoint or {}
         if checkpoint.get("started"):
             self.state = checkpoint
+            self.items = [
+                {**row.data, "_row": row.pk} for row in WorkItem.objects.filter(run=self.run).order_by("id")
+            ]
             write_log(
                 run=self.run,
                 level=LogLine.Level.INFO,
-                message=(
-                    f"Run resumed (attempt {self.run.attempt});"
-                    f" {len(self.state['items'])} work item(s) pending"
-                ),
+                message=(f"Run resumed (attempt {self.run.attempt}); {len(self.items)} work item(s) pending"),
             )
         else:
             self.state = self._initial_state()
+            self.items = [self._trigger_item()]
             write_log(
                 run=self.run,
                 level=LogLine.Level.INFO,
@@ -144,28 +148,27 @@ class Runner:
                     f"Run started (attempt {self.run.attempt}, flow version {self.run.flow_version.number})"
                 ),
             )
-        items: list[dict[str, Any]] = self.state["items"]
         # A step retry's wait is the run's `available_at`: once claimed, the run is due, so the item on
         # top (the retry) executes at once.
-        while items:
-            if not self._process(items.pop()):
+        while self.items:
+            if not self._process(self._pop()):
                 return
         status = Run.Status.PARTIAL_SUCCESS if self.state.get("partial") else Run.Status.SUCCEEDED
         self._finish(status)
+
+    def _trigger_item(self) -> dict[str, Any]:
+        return {
+            "shape": self.graph.trigger_id(),
+            "index": 0,
+            **self._payload_ref(self.run.input_payload),
+            "meta": _string_meta(self.run.input_meta),
+            "scopes": [],
+        }
 
     def _initial_state(self) -> dict[str, Any]:
         trigger = self.graph.trigger_id()
         return {
             "started": True,
-            "items": [
-                {
-                    "shape": trigger,
-                    "index": 0,
-                    **self._payload_ref(self.run.input_payload),
-                    "meta": _string_meta(self.run.input_meta),
-                    "scopes": [],
-                }
-            ],
             "flow_variables": {str(k): v for k, v in (self.run.variables or {}).items()},
             "counters": {trigger: 1},
             "stats": {"steps": 0, "http_calls": 0, "bytes_in": 0, "bytes_out": 0, "script_cpu_ms": 0},
@@ -183,9 +186,33 @@ class Runner:
         updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
         if not updated:
             raise LeaseLost
+        self._flush_items()
         stop = Run.objects.filter(pk=self.run.pk).values_list("stop_requested", flat=True).get()
         self.lease_until = until
         return bool(stop)
+
+    # --- the work item stack -------------------------------------------------------------------------
+    def _pop(self) -> dict[str, Any]:
+        item = self.items.pop()
+        row = item.pop("_row", None)
+        if row is not None:
+            self.deleted_rows.append(row)
+        return item
+
+    def _push(self, items: list[dict[str, Any]]) -> None:
+        """Push `items` so that the first of them executes next."""
+        self.items.extend(reversed(items))
+
+    def _flush_items(self) -> None:
+        """Mirror the stack into WorkItem rows (inside the step's transaction)."""
+        if self.deleted_rows:
+            WorkItem.objects.filter(run=self.run, pk__in=self.deleted_rows).delete()
+            self.deleted_rows = []
+        new = [item for item in self.items if "_row" not in item]
+        if new:
+            rows = WorkItem.objects.bulk_create([WorkItem(run=self.run, data=item) for item in new])
+            for item, row in zip(new, rows, strict=True):
+                item["_row"] = row.pk
 
     # --- one step -----------------------------------------------------------------------------------------
     def _open_step(self, item: dict[str, Any], shape: dict[str, Any], text: str | None) -> Step:
@@ -331,8 +358,8 @@ class Runner:
                 )
             for connection in self.graph.connections(shape_id, label=emit.label, order=emit.order):
                 new_items.append(self._new_item(str(connection["target"]), ref, meta, scopes))
-        # A stack: push in reverse so the first output (branch 1, the first split item) runs first.
-        self.state["items"].extend(reversed(new_items))
+        # The first output (branch 1, the first split item) runs first.
+        self._push(new_items)
         step.status = Step.Status.SUCCEEDED
         step.finished_at = timezone.now()
         step.outputs = len(outcome.emits)
@@ -378,7 +405,7 @@ class Runner:
                 f" retrying in {delay:.1f} s"
             ),
         )
-        self.state["items"].append({**item, "step": step.pk})
+        self._push([{**item, "step": step.pk}])
         self._wait_for_retry(at)
 
     def _wait_for_retry(self, at: datetime) -> None:
@@ -393,6 +420,7 @@ class Runner:
             )
             if not updated:
                 raise LeaseLost
+            self._flush_items()
             self.run.refresh_from_db()
             emit_run_event(self.run.pk, run_status_event(self.run))
             from runs.executors import submit_run
@@ -438,8 +466,7 @@ class Runner:
         meta = {**try_scope.get("meta", {}), "error": outcome.error, "error_shape": str(item["shape"])}
         ref = {"file": try_scope["file"]} if try_scope.get("file") else {"payload": try_scope.get("payload")}
         catch = self.graph.connections(try_shape, label="catch")
-        new_items = [self._new_item(str(c["target"]), ref, meta, scopes[:try_index]) for c in catch]
-        self.state["items"].extend(reversed(new_items))
+        self._push([self._new_item(str(c["target"]), ref, meta, scopes[:try_index]) for c in catch])
         name = self.graph.shape(try_shape).get("name") or try_shape
         write_log(
             run=self.run,
@@ -459,10 +486,11 @@ class Runner:
                     return _int(other.get("order"), 0) > _int(scope.get("order"), 0)
             return False
 
-        kept = [item for item in self.state["items"] if not later(item)]
-        dropped = len(self.state["items"]) - len(kept)
+        kept = [item for item in self.items if not later(item)]
+        dropped = len(self.items) - len(kept)
         if dropped:
-            self.state["items"][:] = kept
+            self.deleted_rows.extend(item["_row"] for item in self.items if later(item) and "_row" in item)
+            self.items[:] = kept
             write_log(
                 run=self.run,
                 level=LogLine.Level.WARNING,
@@ -497,6 +525,7 @@ class Runner:
             )
             if not updated:
                 raise LeaseLost
+            WorkItem.objects.filter(run=self.run).delete()
             if status in (Run.Status.FAILED, Run.Status.STOPPED):
                 Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
                     status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None

@@ -92,7 +92,7 @@ def test_a_500_retries_the_step_after_a_backoff_then_fails_when_retries_are_exha
     wait = (run.available_at - timezone.now()).total_seconds()
     assert 3 < wait <= 4 * 1.25
     assert step.next_attempt_at == run.available_at
-    assert run.checkpoint["items"], "the checkpoint keeps the pending retry"
+    assert [i.data["shape"] for i in run.work_items.all()] == ["get-order"], "the pending retry is kept"
 
     run = run_once(run)
     assert run.status == Run.Status.QUEUED
@@ -150,6 +150,7 @@ def test_stopping_a_run_that_waits_for_a_step_retry_stops_it_and_the_step(order_
 
     assert stopped.status == Run.Status.STOPPED
     assert stopped.steps.get(shape_id="get-order").status == Step.Status.STOPPED
+    assert not stopped.work_items.exists()
     assert services.claim_run(run_id=run.pk, worker_id="w") is None
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from runs import services
 from runs.engine import execute_run
-from runs.models import LogLine, Run, Step
+from runs.models import LogLine, Run, Step, WorkItem
 from tests.runs.conftest import shape
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -51,7 +51,7 @@ def test_a_run_whose_worker_died_mid_step_resumes_from_its_checkpoint(three_call
 
     run.refresh_from_db()
     assert run.status == Run.Status.RUNNING and run.lease_owner == "doomed"
-    assert [item["shape"] for item in run.checkpoint["items"]] == ["b"]
+    assert [item.data["shape"] for item in run.work_items.all()] == ["b"]
 
     # Time passes, the lease runs out, a sweeper requeues the run and another worker takes it.
     Run.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
@@ -97,14 +97,50 @@ def test_an_unexpected_engine_error_fails_the_run_with_an_error_line(make_flow):
     run = services.enqueue_run(flow=flow, trigger="api")
     services.claim_run(run_id=run.pk, worker_id="w")
     # A checkpoint pointing at a shape the version does not have: nothing a flow can do, an engine bug.
-    Run.objects.filter(pk=run.pk).update(
-        checkpoint={
-            "started": True,
-            "items": [{"shape": "ghost", "index": 0, "payload": None, "meta": {}, "scopes": []}],
-        }
+    Run.objects.filter(pk=run.pk).update(checkpoint={"started": True})
+    WorkItem.objects.create(
+        run=run, data={"shape": "ghost", "index": 0, "payload": None, "meta": {}, "scopes": []}
     )
     execute_run(run.pk, worker_id="w")
     run.refresh_from_db()
 
     assert run.status == Run.Status.FAILED and run.error.startswith("Internal engine error")
     assert run.log_lines.filter(level=LogLine.Level.ERROR, message__contains="Internal engine error").exists()
+
+
+def test_a_crash_in_the_middle_of_split_items_resumes_with_the_remaining_items(
+    make_flow, make_connector, make_endpoint, upstream
+):
+    connector = make_connector(base_url="https://wms.example.test")
+    endpoint = make_endpoint(connector, path="/items/[[payload.n]]")
+    flow = make_flow(
+        [shape("split", "split"), shape("post", "connector", connector=connector.pk, endpoint=endpoint.pk)]
+    )
+    seen: list[str] = []
+
+    def item(request: httpx.Request) -> httpx.Response:
+        n = request.url.path.rsplit("/", 1)[1]
+        seen.append(n)
+        if seen.count("3") == 1 and n == "3":
+            raise WorkerDied
+        return httpx.Response(200, json={"n": n})
+
+    for n in range(1, 6):
+        upstream.add(f"GET /items/{n}", item)
+    payload = "[" + ", ".join(f'{{"n": {n}}}' for n in range(1, 6)) + "]"
+    run = services.enqueue_run(flow=flow, trigger="api", payload=payload)
+    services.claim_run(run_id=run.pk, worker_id="doomed")
+    with pytest.raises(WorkerDied):
+        execute_run(run.pk, worker_id="doomed")
+    assert run.work_items.count() == 3, "items 3, 4 and 5 are still pending"
+
+    Run.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    services.requeue_expired_leases()
+    services.claim_run(run_id=run.pk, worker_id="survivor")
+    execute_run(run.pk, worker_id="survivor")
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.SUCCEEDED
+    assert seen == ["1", "2", "3", "3", "4", "5"]
+    assert sorted(run.steps.filter(shape_id="post").values_list("input_index", flat=True)) == [0, 1, 2, 3, 4]
+    assert not run.work_items.exists()

@@ -43,6 +43,7 @@ def test_a_manual_run_walks_every_shape_and_ends_succeeded(make_flow):
     assert seqs == list(range(1, len(seqs) + 1))
     assert run.insights["steps"] == 3 and run.insights["duration_ms"] >= 0
     assert run.finished_at is not None and run.lease_owner == "" and run.checkpoint == {}
+    assert not run.work_items.exists()
 
 
 def test_every_step_keeps_its_input_and_output_payloads(make_flow):
