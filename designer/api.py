@@ -204,7 +204,7 @@ class FlowViewSet(viewsets.ModelViewSet):
         return Response({"version": version.number}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=FlowVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request: Request, pk: str | None = None) -> Response:
         flow = self.get_object()
         versions = flow.versions.select_related("deployed_by").order_by(F("number").desc(nulls_first=True))

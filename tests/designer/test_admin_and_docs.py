@@ -170,3 +170,10 @@ def test_designer_api_schema_has_no_warnings() -> None:
     with GENERATOR_STATS.silence():
         SchemaGenerator(patterns=designer_urls.urlpatterns).get_schema(request=None, public=True)
     assert not GENERATOR_STATS, dict(GENERATOR_STATS._warn_cache)
+
+
+def test_schema_documents_the_versions_list_as_the_plain_list_it_returns(viewer_client, orders_flow) -> None:
+    schema = viewer_client.get("/api/schema/?format=json").json()
+    documented = schema["paths"]["/api/flows/{id}/versions/"]["get"]["responses"]["200"]["content"]
+    assert documented["application/json"]["schema"]["type"] == "array"
+    assert isinstance(viewer_client.get(f"/api/flows/{orders_flow.pk}/versions/").json(), list)
