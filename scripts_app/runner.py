@@ -67,7 +67,7 @@ def run_code(
 
     try:
         # ASCII JSON: any string, lone surrogates included, reaches the script as the caller gave it.
-        request = {"code": code, "checksum": checksum, "data": data}
+        request = {"code": code, "checksum": checksum, "data": data, "timeout": timeout}
         encoded = json.dumps(request, allow_nan=False).encode("ascii")
     except (TypeError, ValueError) as exc:
         raise failure("InvalidInput", f"the data for the script cannot be encoded as JSON: {exc}") from None

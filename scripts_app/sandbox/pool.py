@@ -194,6 +194,9 @@ class ScriptPool:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd="/",
+                # Own session: a Ctrl-C meant for the server does not reach the workers; they exit when the
+                # pool closes their socket (or the server's process ends and the kernel closes it).
+                start_new_session=True,
             )
         except BaseException:
             parent_end.close()

@@ -3,7 +3,7 @@
 Started by `scripts_app.sandbox.pool` as a fresh interpreter (never a fork of the server), with an empty
 environment and one socket to the pool. It imports no Django.
 
-Request: `{"code": str, "checksum": str, "data": dict}`.
+Request: `{"code": str, "checksum": str, "data": dict, "timeout": float}`.
 Response: `{"ok": true, "result": dict, "logs": [str], "cpu_ms": float, "duration_ms": float}` or
 `{"ok": false, "error": {"type": str, "message": str, "line": int | null}, "logs": [...], ...}`.
 
@@ -43,6 +43,7 @@ from scripts_app.sandbox.policy import (
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 COMPILED_CACHE_SIZE = 256
+ORPHAN_GRACE_SECONDS = 10
 
 
 class CpuLimitExceeded(SandboxLimitExceeded):
@@ -118,7 +119,7 @@ class _Worker:
         try:
             request = json.loads(raw)
             compiled = self._compile(request["code"], request["checksum"])
-            result_json = self._run(compiled, request["data"], collector)
+            result_json = self._run(compiled, request["data"], collector, float(request.get("timeout") or 0))
         except ScriptCompileError as exc:
             first = exc.problems[0]
             error = {"type": first.kind, "message": str(exc), "line": first.line}
@@ -135,13 +136,18 @@ class _Worker:
             return self._response(False, collector, started, cpu_started, error=error)
         return self._response(True, collector, started, cpu_started, result_json=result_json)
 
-    def _run(self, compiled: CodeType, data: Any, collector: LogCollector) -> bytes:
+    def _run(self, compiled: CodeType, data: Any, collector: LogCollector, timeout: float) -> bytes:
         script = script_globals(collector)
         self._arm_cpu_limit()
+        if timeout > 0:
+            # The pool kills a worker at the timeout; should the pool's process be gone, SIGALRM (default
+            # action: terminate) keeps an orphaned worker from running, or sleeping, forever.
+            signal.alarm(math.ceil(timeout) + ORPHAN_GRACE_SECONDS)
         try:
             exec(compiled, script)  # noqa: S102 - restricted code object compiled under the policy
             result = script["handle"](data)
         finally:
+            signal.alarm(0)
             self._disarm_cpu_limit()
             reset_shared_state()
         if collector.exceeded:
