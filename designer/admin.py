@@ -85,6 +85,10 @@ class FlowVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting a draft would leave its flow without one; deployed and inactive versions are history.
+        return False
+
 
 class ConnectorAdminForm(forms.ModelForm):
     """Secrets are never rendered: an empty input keeps the stored value, a tick under 'clear' removes it."""
@@ -187,6 +191,18 @@ class ConnectorAdmin(admin.ModelAdmin):
     def endpoint_count(self, connector: Connector) -> int:
         return int(getattr(connector, "number_of_endpoints", connector.endpoints.count()))
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A connector a deployed flow calls stays (the API answers 409 for the same reason).
+        if obj is not None and services.deployed_usages(kind="connector", pk=obj.pk):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk deletion would skip the check above.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def save_model(self, request: HttpRequest, obj: Connector, form: Any, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in ConnectorAdminForm.Meta.fields}
         if change:
@@ -215,3 +231,13 @@ class EndpointAdmin(admin.ModelAdmin):
     search_fields = ["name", "path", "description", "connector__name"]
     list_select_related = ["connector"]
     autocomplete_fields = ["connector"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and services.deployed_usages(kind="endpoint", pk=obj.pk):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

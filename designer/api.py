@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -54,6 +55,8 @@ class ConnectorViewSet(viewsets.ModelViewSet):
     queryset = Connector.objects.all()
     serializer_class = ConnectorSerializer
     lookup_value_regex = r"[0-9]+"
+    filter_backends = [SearchFilter]
+    search_fields = ["name", "description", "base_url"]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ConnectorSerializer(data=request.data, context=self.get_serializer_context())
@@ -89,6 +92,8 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     serializer_class = EndpointSerializer
     lookup_value_regex = r"[0-9]+"
+    filter_backends = [SearchFilter]
+    search_fields = ["name", "description", "path"]
 
     def get_queryset(self) -> QuerySet[Endpoint]:
         queryset = Endpoint.objects.select_related("connector")
@@ -132,6 +137,8 @@ class FlowViewSet(viewsets.ModelViewSet):
 
     serializer_class = FlowSerializer
     lookup_value_regex = r"[0-9]+"
+    filter_backends = [SearchFilter]
+    search_fields = ["name", "description"]
 
     def get_queryset(self) -> QuerySet[Flow]:
         deployed = FlowVersion.objects.filter(flow=OuterRef("pk"), status=FlowVersion.Status.DEPLOYED)

@@ -11,7 +11,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from designer import urls as designer_urls
 from designer.models import Connector, Flow, FlowVersion
-from tests.designer.conftest import SHOP_SECRET
+from tests.designer.conftest import SHOP_SECRET, chain, shape
 
 
 @pytest.fixture
@@ -131,6 +131,19 @@ def test_admin_added_flow_gets_a_draft(admin_browser) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
     flow = Flow.objects.get(name="From admin")
     assert flow.versions.get().status == "draft"
+
+
+def test_admin_cannot_delete_what_a_deployed_flow_uses_nor_versions(
+    admin_browser, editor_client, orders_flow, shop, get_order
+) -> None:
+    graph = chain(shape("call", "connector", connector=shop.pk, endpoint=get_order.pk))
+    editor_client.put(f"/api/flows/{orders_flow.pk}/draft/", graph, format="json")
+    assert editor_client.post(f"/api/flows/{orders_flow.pk}/deploy/", format="json").status_code == 201
+    assert admin_browser.get(f"/admin/designer/connector/{shop.pk}/delete/").status_code == 403
+    assert admin_browser.get(f"/admin/designer/endpoint/{get_order.pk}/delete/").status_code == 403
+    version = FlowVersion.objects.get(flow=orders_flow, status="draft")
+    assert admin_browser.get(f"/admin/designer/flowversion/{version.pk}/delete/").status_code == 403
+    assert Connector.objects.filter(pk=shop.pk).exists()
 
 
 def test_admin_shows_deployed_versions_read_only(admin_browser, editor_client, orders_flow) -> None:

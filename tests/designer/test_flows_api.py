@@ -36,6 +36,8 @@ def test_flow_crud(editor_client) -> None:
 
     listed = editor_client.get("/api/flows/").json()
     assert [f["name"] for f in listed["results"]] == ["Orders"]
+    assert editor_client.get("/api/flows/?search=shop").json()["count"] == 1
+    assert editor_client.get("/api/flows/?search=invoices").json()["count"] == 0
 
     changed = editor_client.patch(
         f"/api/flows/{flow['id']}/", {"enabled": False, "max_run_retries": 3}, format="json"
