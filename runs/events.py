@@ -33,6 +33,11 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 RUNS_FEED_GROUP = "runs"
+# Consecutive `run.log` events for the same groups that are waiting together go out as one
+# `run.log.batch` message (`{"type": "run.log.batch", "run": id, "events": [...]}`) of at most this many
+# lines: one channel layer send per batch instead of per line (a channels-redis group send with 50
+# watchers costs milliseconds). A line that waits alone goes out as a plain `run.log`.
+MAX_BATCH = 200
 
 
 def run_group(run_id: int) -> str:
@@ -75,17 +80,48 @@ def register_consumer_loop() -> None:
     _consumer_loop = asyncio.get_running_loop()
 
 
+def _batched(
+    items: list[tuple[BaseChannelLayer, list[str], dict[str, Any]]],
+) -> list[tuple[BaseChannelLayer, list[str], dict[str, Any]]]:
+    """Merge runs of consecutive `run.log` events for the same layer and groups; order is kept."""
+    merged: list[tuple[BaseChannelLayer, list[str], list[dict[str, Any]]]] = []
+    for layer, groups, event in items:
+        if merged and event.get("type") == "run.log":
+            last_layer, last_groups, last_events = merged[-1]
+            if (
+                last_layer is layer
+                and last_groups == groups
+                and last_events[-1].get("type") == "run.log"
+                and len(last_events) < MAX_BATCH
+            ):
+                last_events.append(event)
+                continue
+        merged.append((layer, groups, [event]))
+    messages = []
+    for layer, groups, events in merged:
+        if len(events) == 1:
+            messages.append((layer, groups, events[0]))
+        else:
+            batch = {"type": "run.log.batch", "run": events[0].get("run"), "events": events}
+            messages.append((layer, groups, batch))
+    return messages
+
+
 async def _drain(outbox: _Outbox) -> None:
     while True:
-        layer, groups, event = await outbox.queue.get()
+        items = [await outbox.queue.get()]
+        while not outbox.queue.empty():
+            items.append(outbox.queue.get_nowait())
         try:
-            for group in groups:
-                try:
-                    await layer.group_send(group, event)
-                except Exception:
-                    logger.warning("Could not send %s to %s", event.get("type"), group, exc_info=True)
+            for layer, groups, message in _batched(items):
+                for group in groups:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        logger.warning("Could not send %s to %s", message.get("type"), group, exc_info=True)
         finally:
-            outbox.queue.task_done()
+            for _ in items:
+                outbox.queue.task_done()
 
 
 def _enqueue(layer: BaseChannelLayer, groups: list[str], event: dict[str, Any]) -> None:

@@ -193,6 +193,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = seq
         self._arm_tail_check()
 
+    async def run_log_batch(self, event: dict[str, Any]) -> None:
+        """Consecutive lines the sender merged into one layer message (runs.events.MAX_BATCH)."""
+        for line in event.get("events") or []:
+            await self.run_log(line)
+
     async def run_step(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
         self._arm_tail_check()

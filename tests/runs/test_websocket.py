@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.db import transaction
@@ -19,7 +20,7 @@ from config.asgi import application
 from designer.models import Flow, FlowVersion
 from designer.services import create_flow, deploy_flow
 from runs.engine import execute_run
-from runs.events import emit_run_event, log_line_event
+from runs.events import emit_run_event, log_line_event, run_group
 from runs.logs import write_log
 from runs.models import LogLine, Run
 from runs.services import claim_run, enqueue_run
@@ -37,7 +38,7 @@ def role_groups(transactional_db: None) -> None:
 ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")
 # Generous: only reached when the test fails (the consumer never sent what was expected).
-RECEIVE_TIMEOUT = 10
+RECEIVE_TIMEOUT = 30
 
 
 def _create_run() -> Run:
@@ -218,6 +219,32 @@ async def test_lost_events_are_healed_from_the_database_in_order(viewer_user: Us
     await add_lines(run.pk, [1, 2, 3, 4, 5, 6], emit=[4, 6])
     assert await receive_log_seqs(communicator, 6) == [1, 2, 3, 4, 5, 6]
     assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_batch_of_lines_from_the_sender_reaches_the_browser_as_single_lines(
+    viewer_user: User,
+) -> None:
+    run = await create_run()
+    communicator = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
+    await receive(communicator)
+
+    @database_sync_to_async
+    def burst() -> list[dict[str, Any]]:
+        with transaction.atomic():
+            lines = [
+                LogLine.objects.create(run_id=run.pk, seq=seq, ts=timezone.now(), message=f"line {seq}")
+                for seq in (1, 2, 3)
+            ]
+        return [log_line_event(line) for line in lines]
+
+    events = await burst()
+    # What runs.events sends when lines queue up together: one layer message for several lines.
+    await get_channel_layer().group_send(
+        run_group(run.pk), {"type": "run.log.batch", "run": run.pk, "events": events}
+    )
+    assert [await receive(communicator) for _ in range(3)] == events
+    assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 
