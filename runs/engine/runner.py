@@ -234,26 +234,27 @@ class Runner:
                     message=f"Step '{step.shape_name}' resumed after an interrupted attempt",
                 )
         if step is None:
-            step = Step.objects.create(
-                run=self.run,
-                shape_id=str(shape["id"]),
-                shape_name=str(shape.get("name") or shape["id"])[:200],
-                shape_type=str(shape.get("type")),
-                input_index=item["index"],
-                status=Step.Status.RUNNING,
-                started_at=now,
-                attempts=1,
-            )
+            with transaction.atomic():
+                step = Step.objects.create(
+                    run=self.run,
+                    shape_id=str(shape["id"]),
+                    shape_name=str(shape.get("name") or shape["id"])[:200],
+                    shape_type=str(shape.get("type")),
+                    input_index=item["index"],
+                    status=Step.Status.RUNNING,
+                    started_at=now,
+                    attempts=1,
+                )
+                store_payload(
+                    run=self.run,
+                    step=step,
+                    direction=Payload.Direction.INPUT,
+                    index=0,
+                    text=text,
+                    meta=item.get("meta"),
+                    file_name=item.get("file"),
+                )
             self.state["stats"]["steps"] += 1
-            store_payload(
-                run=self.run,
-                step=step,
-                direction=Payload.Direction.INPUT,
-                index=0,
-                text=text,
-                meta=item.get("meta"),
-                file_name=item.get("file"),
-            )
             emit_run_event(self.run.pk, step_event(step))
             return step
         step.attempts += 1

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings as django_settings
+from django.db import transaction
 from django.utils import timezone
 
 from designer.models import Connector, Endpoint
@@ -197,30 +198,29 @@ class ConnectorCall:
                 "headers": auth.redact_headers(response.headers, set(), secrets),
                 "body": auth.redact_text(_cut(response.text) or "", secrets),
             }
-        Attempt.objects.create(
-            step=self.context.step,
-            number=self.attempt_number,
-            started_at=started,
-            duration_ms=round(duration_ms, 3),
-            request=request_record,
-            response=response_record,
-            http_status=response.status if response is not None else None,
-            outcome=judgement.outcome,
-            response_code=judgement.response_code,
-            message=auth.redact_text(judgement.message or judgement.error, secrets)[:10000],
-        )
-        where = f"{request.method} {request_record['url']}"
-        if response is not None:
-            text = f"Attempt {self.attempt_number}: {where} -> HTTP {response.status} in {duration_ms:.0f} ms"
-        else:
-            text = (
-                f"Attempt {self.attempt_number}: {where} failed after {duration_ms:.0f} ms: {judgement.error}"
+        with transaction.atomic():
+            Attempt.objects.create(
+                step=self.context.step,
+                number=self.attempt_number,
+                started_at=started,
+                duration_ms=round(duration_ms, 3),
+                request=request_record,
+                response=response_record,
+                http_status=response.status if response is not None else None,
+                outcome=judgement.outcome,
+                response_code=judgement.response_code,
+                message=auth.redact_text(judgement.message or judgement.error, secrets)[:10000],
             )
-        if judgement.outcome != "continue":
-            text += f" ({judgement.outcome.replace('_', ' ')})"
-        self.context.log(
-            OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), auth.redact_text(text, secrets)
-        )
+            where = f"Attempt {self.attempt_number}: {request.method} {request_record['url']}"
+            if response is not None:
+                text = f"{where} -> HTTP {response.status} in {duration_ms:.0f} ms"
+            else:
+                text = f"{where} failed after {duration_ms:.0f} ms: {judgement.error}"
+            if judgement.outcome != "continue":
+                text += f" ({judgement.outcome.replace('_', ' ')})"
+            self.context.log(
+                OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), auth.redact_text(text, secrets)
+            )
 
     def request_once(
         self, spec: RequestSpec, *, reauthenticated: bool
