@@ -90,7 +90,7 @@ class Runner:
     def __init__(self, run: Run, *, worker_id: str) -> None:
         self.run = run
         self.worker_id = worker_id
-        self.graph = Graph(run.flow_version.graph or {})
+        self.graph = Graph({})
         self.state: dict[str, Any] = {}
         self.lease_until: datetime | None = run.lease_expires_at
         self.first_item = True
@@ -127,6 +127,7 @@ class Runner:
 
     # --- the walk -----------------------------------------------------------------------------------------
     def execute(self) -> None:
+        self.graph = Graph(self.run.flow_version.graph or {})
         checkpoint = self.run.checkpoint or {}
         if checkpoint.get("started"):
             self.state = checkpoint

@@ -144,3 +144,18 @@ def test_a_crash_in_the_middle_of_split_items_resumes_with_the_remaining_items(
     assert seen == ["1", "2", "3", "3", "4", "5"]
     assert sorted(run.steps.filter(shape_id="post").values_list("input_index", flat=True)) == [0, 1, 2, 3, 4]
     assert not run.work_items.exists()
+
+
+def test_a_malformed_deployed_graph_fails_the_run_instead_of_raising(make_flow):
+    from designer.models import FlowVersion
+
+    flow = make_flow([])
+    run = services.enqueue_run(flow=flow, trigger="api")
+    # Deployed versions are immutable through the model; a broken row can only come from outside.
+    FlowVersion.objects.filter(pk=run.flow_version_id).update(graph={"shapes": [{"type": "trigger"}]})
+    services.claim_run(run_id=run.pk, worker_id="w")
+
+    execute_run(run.pk, worker_id="w")
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and "Internal engine error" in run.error
