@@ -15,7 +15,7 @@ class ScriptVersionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["number", "status", "deployed_at", "deployed_by", "last_invoked_at", "checksum"]
+    fields = ("number", "status", "deployed_at", "deployed_by", "last_invoked_at", "checksum")
     readonly_fields = fields
     ordering = ["-number"]
 
@@ -53,7 +53,7 @@ class ScriptVersionAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "deployed_at", "deployed_by", "last_invoked_at"]
     list_filter = ["status"]
     search_fields = ["script__name"]
-    readonly_fields = [
+    fields = (
         "script",
         "number",
         "status",
@@ -62,8 +62,8 @@ class ScriptVersionAdmin(admin.ModelAdmin):
         "deployed_at",
         "deployed_by",
         "last_invoked_at",
-    ]
-    fields = readonly_fields
+    )
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,6 +6,7 @@ run executes code, so it counts as a write); viewers read.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Prefetch, ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -33,8 +34,12 @@ class ScriptSerializer(serializers.ModelSerializer):
     )
     deployed_version = serializers.SerializerMethodField()
     versions = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    updated_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Script
@@ -64,7 +69,9 @@ class ScriptSerializer(serializers.ModelSerializer):
 
 
 class ScriptVersionSerializer(serializers.ModelSerializer):
-    deployed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deployed_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ScriptVersion
@@ -79,7 +86,8 @@ class ScriptVersionDetailSerializer(ScriptVersionSerializer):
 
 
 class TestRequestSerializer(serializers.Serializer):
-    data = serializers.DictField(required=False, default=dict)
+    # DRF's metaclass turns declared fields into `fields` entries, so `data` does not shadow `.data`.
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
     version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
 
 
@@ -105,7 +113,7 @@ class DeployResultSerializer(serializers.Serializer):
 
 class TemplateSerializer(serializers.Serializer):
     kind = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     code = serializers.CharField()
 
 
@@ -155,9 +163,9 @@ class ScriptViewSet(viewsets.ModelViewSet):
         serializer.instance = services.create_script(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: ScriptSerializer) -> None:  # type: ignore[override]
-        services.update_script(
-            script=serializer.instance, user=self.request.user, **serializer.validated_data
-        )
+        script = serializer.instance
+        assert isinstance(script, Script)
+        services.update_script(script=script, user=self.request.user, **serializer.validated_data)
 
     def perform_destroy(self, instance: Script) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -15,7 +15,7 @@ from scripts_app.runner import run_code, run_script
 from scripts_app.sandbox.policy import CompileProblem, check_script
 from scripts_app.script_templates import template_for
 
-User = AbstractBaseUser | AnonymousUser | None
+Actor = AbstractBaseUser | AnonymousUser | None
 
 
 class ScriptDeployError(Exception):
@@ -30,8 +30,8 @@ class ScriptVersionNotFound(Exception):
     pass
 
 
-def _user_or_none(user: User) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+def _user_or_none(user: Actor) -> User | None:
+    return user if isinstance(user, User) else None
 
 
 def create_script(
@@ -40,7 +40,7 @@ def create_script(
     kind: str = Script.Kind.GENERAL,
     description: str = "",
     code: str | None = None,
-    user: User = None,
+    user: Actor = None,
 ) -> Script:
     """A new script. Without `code` (None or blank) it starts from the template of its kind."""
     author = _user_or_none(user)
@@ -57,7 +57,7 @@ def create_script(
 def update_script(
     *,
     script: Script,
-    user: User = None,
+    user: Actor = None,
     name: str | None = None,
     description: str | None = None,
     kind: str | None = None,
@@ -79,7 +79,7 @@ def delete_script(*, script: Script) -> None:
     script.delete()
 
 
-def deploy_script(script: Script, user: User = None) -> ScriptVersion:
+def deploy_script(script: Script, user: Actor = None) -> ScriptVersion:
     """Compile the stored draft under the sandbox policy and make it the next version, numbered max + 1,
     with status deployed; the previously deployed version becomes inactive (still runnable when pinned).
 
@@ -111,13 +111,19 @@ def sample_data(script: Script, data: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("variables", "meta"):
         if not isinstance(sample.get(key), dict):
             sample[key] = {}
-    flow = sample.get("flow") if isinstance(sample.get("flow"), dict) else {}
-    sample["flow"] = {"id": None, "name": "Test run", "run_id": None, **flow}
+    flow = sample.get("flow")
+    sample["flow"] = {
+        "id": None,
+        "name": "Test run",
+        "run_id": None,
+        **(flow if isinstance(flow, dict) else {}),
+    }
     if not isinstance(sample["flow"].get("variables"), dict):
         sample["flow"]["variables"] = {}
     if script.kind == Script.Kind.RESPONSE:
-        response = sample.get("response") if isinstance(sample.get("response"), dict) else {}
-        sample["response"] = {"status": 200, "headers": {}, "body": "", **response}
+        response = sample.get("response")
+        given = response if isinstance(response, dict) else {}
+        sample["response"] = {"status": 200, "headers": {}, "body": "", **given}
     return sample
 
 

@@ -381,6 +381,9 @@ class ScriptPolicy(RestrictingNodeTransformer):
         operator_text = IOPERATOR_TO_STR[type(node.op)]
         node = self.node_contents_visit(node)  # the target becomes `_write_(obj)[key]` / `_write_(obj).attr`
         target = node.target
+        if not isinstance(target, (ast.Subscript, ast.Attribute)):  # the transformer keeps the node type
+            self.error(node, "This augmented assignment is not supported in scripts.")
+            return node
         write_call = target.value
         if not (isinstance(write_call, ast.Call) and write_call.args):
             self.error(node, "This augmented assignment is not supported in scripts.")
