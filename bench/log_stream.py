@@ -18,6 +18,7 @@ What it does, on a fresh SQLite database in a temporary folder:
 Usage (from the repository; needs Redis, and aiohttp from `pip install -e ".[bench]"`):
 
     python bench/log_stream.py                              # 50 clients, 1,000 lines/s for 5 s
+    python bench/log_stream.py --batch                      # clients take `run.logs` frames (?batch=1)
     python bench/log_stream.py --clients 10 --rate 200 --seconds 3 --redis redis://127.0.0.1:6379/1
 """
 
@@ -92,6 +93,8 @@ async def _watch(url: str, headers: dict[str, str], ready: Any, results: list[An
             event = json.loads(message.data)
             if event["type"] == "run.log":
                 arrivals.append((event["seq"], now))
+            elif event["type"] == "run.logs":
+                arrivals.extend((line["seq"], now) for line in event["lines"])
             elif event["type"] == "run.status" and event["status"] in TERMINAL:
                 break
     results.append(arrivals)
@@ -214,6 +217,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="log lines per second")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--redis", default=os.environ.get("PATCHBAY_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--batch", action="store_true", help="clients connect with ?batch=1 (one frame per burst of lines)"
+    )
     parser.add_argument("--json-out", help="append the result as one JSON line to this file")
     options = parser.parse_args()
 
@@ -250,7 +256,7 @@ def main() -> None:
         context = multiprocessing.get_context("spawn")
         ready = context.Semaphore(0)
         output = context.Queue()
-        url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}/"
+        url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}/" + ("?batch=1" if options.batch else "")
         headers = {"Origin": f"http://127.0.0.1:{port}", "Authorization": f"Token {token}"}
         per_process = [options.clients // options.client_processes] * options.client_processes
         for index in range(options.clients % options.client_processes):
@@ -273,6 +279,7 @@ def main() -> None:
         summary = report(committed, results, options.clients, elapsed)
         summary["machine"] = machine()
         summary["rate_target"] = options.rate
+        summary["batch_frames"] = options.batch
         print(json.dumps(summary, indent=2))
         if options.json_out:
             with open(options.json_out, "a", encoding="utf-8") as handle:

@@ -60,14 +60,17 @@ async def _refusal_code(scope: dict[str, Any]) -> int | None:
 class RunConsumer(AsyncJsonWebsocketConsumer):
     """Streams one run: `run.snapshot`, then `run.log`, `run.step` and `run.status` as they happen.
 
-    Query string `?after=SEQ` limits the snapshot's log lines to those after SEQ (a reconnecting client
-    that already has them).
+    Query string: `after=SEQ` limits the snapshot's log lines to those after SEQ (a reconnecting client
+    that already has them). `batch=1` lets the consumer send lines that are ready together as one frame,
+    `{"type": "run.logs", "run": id, "lines": [run.log, ...]}`, instead of one `run.log` frame per line:
+    a busy run then costs a browser (and the server) a frame per burst, not per line.
     """
 
     run_id: int
     group: str | None = None
     last_seq: int = 0
     last_status: str | None = None
+    batch_frames: bool = False
     _last_activity: float = 0.0
     _tail_timer: asyncio.TimerHandle | None = None
     _tail_request: asyncio.Task[None] | None = None
@@ -87,7 +90,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         self.group = events.run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        snapshot = await state.load_snapshot(self.run_id, after=self._query_after())
+        self.batch_frames = self._query_param("batch") == "1"
+        after = self._query_param("after")
+        snapshot = await state.load_snapshot(self.run_id, after=int(after) if after.isdigit() else 0)
         if snapshot is None:
             await self.close(code=CLOSE_UNKNOWN_RUN)
             return
@@ -135,13 +140,13 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         if sent:
             self._arm_tail_check()
 
-    def _query_after(self) -> int:
+    def _query_param(self, wanted: str) -> str:
         query = self.scope.get("query_string", b"").decode("latin-1")
         for part in query.split("&"):
             name, _, value = part.partition("=")
-            if name == "after" and value.isdigit():
-                return int(value)
-        return 0
+            if name == wanted:
+                return value
+        return ""
 
     # --- messages from the client ---------------------------------------------------------------------
 
@@ -174,29 +179,46 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         sent = 0
         while True:
             lines = await state.log_events_between(self.run_id, after=self.last_seq, before=before)
-            for line in lines:
-                await self.send_json(line)
-                self.last_seq = line["seq"]
+            if lines:
+                self.last_seq = lines[-1]["seq"]
+                await self._send_lines(lines)
             sent += len(lines)
             if len(lines) < state.REPLAY_BATCH:
                 return sent
 
+    async def _send_lines(self, lines: list[dict[str, Any]]) -> None:
+        if self.batch_frames and len(lines) > 1:
+            await self.send_json({"type": "run.logs", "run": self.run_id, "lines": lines})
+            return
+        for line in lines:
+            await self.send_json(line)
+
     # --- events from the channel layer (runs.events.emit_run_event) --------------------------------------
 
     async def run_log(self, event: dict[str, Any]) -> None:
-        seq = event.get("seq")
-        if not isinstance(seq, int) or seq <= self.last_seq:
-            return
-        if seq > self.last_seq + 1:
-            await self._send_stored_lines(before=seq)
-        await self.send_json(event)
-        self.last_seq = seq
-        self._arm_tail_check()
+        await self._deliver([event])
 
     async def run_log_batch(self, event: dict[str, Any]) -> None:
         """Consecutive lines the sender merged into one layer message (runs.events.MAX_BATCH)."""
-        for line in event.get("events") or []:
-            await self.run_log(line)
+        await self._deliver(list(event.get("events") or []))
+
+    async def _deliver(self, incoming: list[dict[str, Any]]) -> None:
+        """Send live lines in order: skip those already sent, fill a gap from the database first."""
+        ready: list[dict[str, Any]] = []
+        for line in incoming:
+            seq = line.get("seq")
+            if not isinstance(seq, int) or seq <= self.last_seq:
+                continue
+            if seq > self.last_seq + 1:
+                if ready:
+                    await self._send_lines(ready)
+                    ready = []
+                await self._send_stored_lines(before=seq)
+            ready.append(line)
+            self.last_seq = seq
+        if ready:
+            await self._send_lines(ready)
+        self._arm_tail_check()
 
     async def run_step(self, event: dict[str, Any]) -> None:
         await self.send_json(event)

@@ -248,6 +248,25 @@ async def test_a_batch_of_lines_from_the_sender_reaches_the_browser_as_single_li
     await communicator.disconnect()
 
 
+async def test_with_batch_1_lines_ready_together_come_as_one_frame(viewer_user: User) -> None:
+    run = await create_run()
+    communicator = await connect_watcher(f"/ws/runs/{run.pk}/?batch=1", await token_for(viewer_user))
+    await receive(communicator)
+
+    await add_lines(run.pk, [1, 2, 3, 4, 5], emit=[5])  # 1-4 are healed from the database together
+    healed = await receive(communicator)
+    assert healed["type"] == "run.logs" and healed["run"] == run.pk
+    assert [line["seq"] for line in healed["lines"]] == [1, 2, 3, 4]
+    assert healed["lines"][0] == {**healed["lines"][0], "type": "run.log", "message": "line 1"}
+    assert (await receive(communicator))["seq"] == 5  # alone: a plain run.log
+
+    await communicator.send_json_to({"type": "resume", "after": 2})
+    replay = await receive(communicator)
+    assert replay["type"] == "run.logs" and [line["seq"] for line in replay["lines"]] == [3, 4, 5]
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
 async def test_final_status_first_sends_lines_whose_events_were_lost(viewer_user: User) -> None:
     run = await create_run()
     communicator = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
