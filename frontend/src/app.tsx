@@ -1,15 +1,24 @@
-import { useEffect } from "react";
+import { lazy, Suspense, useEffect } from "react";
 import type { ReactNode } from "react";
 import { createBrowserRouter, Navigate, NavLink, Outlet, RouterProvider } from "react-router";
 import { csrfToken } from "./api/client";
-import { ConnectorsPage } from "./pages/connectors-page";
-import { DesignerPage } from "./pages/designer-page";
-import { FlowsPage } from "./pages/flows-page";
-import { RunDetailPage } from "./pages/run-detail-page";
-import { RunsPage } from "./pages/runs-page";
-import { ScriptEditorPage } from "./pages/script-editor-page";
-import { ScriptsPage } from "./pages/scripts-page";
+import { Loading } from "./components/ui";
 import { useSession } from "./session";
+
+// Each screen is its own chunk: the designer does not load the script editor's CodeMirror and back.
+const ConnectorsPage = lazy(() =>
+  import("./pages/connectors-page").then((m) => ({ default: m.ConnectorsPage })),
+);
+const DesignerPage = lazy(() => import("./pages/designer-page").then((m) => ({ default: m.DesignerPage })));
+const FlowsPage = lazy(() => import("./pages/flows-page").then((m) => ({ default: m.FlowsPage })));
+const RunDetailPage = lazy(() =>
+  import("./pages/run-detail-page").then((m) => ({ default: m.RunDetailPage })),
+);
+const RunsPage = lazy(() => import("./pages/runs-page").then((m) => ({ default: m.RunsPage })));
+const ScriptEditorPage = lazy(() =>
+  import("./pages/script-editor-page").then((m) => ({ default: m.ScriptEditorPage })),
+);
+const ScriptsPage = lazy(() => import("./pages/scripts-page").then((m) => ({ default: m.ScriptsPage })));
 
 function Layout(): ReactNode {
   const me = useSession((s) => s.me);
@@ -45,7 +54,9 @@ function Layout(): ReactNode {
         </div>
       </header>
       <main id="main">
-        <Outlet />
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );

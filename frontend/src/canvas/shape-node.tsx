@@ -1,5 +1,5 @@
 /** How a shape looks on the canvas: accent, name, summary, validation badge and the live run overlay. */
-import { Handle, Position } from "@xyflow/react";
+import { Handle, Position, useStore } from "@xyflow/react";
 import type { NodeProps } from "@xyflow/react";
 import { memo } from "react";
 import type { ReactNode } from "react";
@@ -18,10 +18,13 @@ function summaryOf(shape: Shape, lookups: Lookups): string {
   }
 }
 
+/** Below this zoom the text is unreadable anyway: shapes draw as plain coloured boxes (much cheaper). */
+const DETAIL_ZOOM = 0.45;
+
 function ShapeNodeView({ data, selected }: NodeProps<ShapeNode>): ReactNode {
   const { shape, errors, overlay } = data;
   const definition = SHAPES[shape.type];
-  const lookups = useResources();
+  const detailed = useStore((s) => s.transform[2] >= DETAIL_ZOOM);
   const classes = ["shape-node"];
   if (selected) classes.push("selected");
   if (errors.length > 0) classes.push("invalid");
@@ -35,6 +38,21 @@ function ShapeNodeView({ data, selected }: NodeProps<ShapeNode>): ReactNode {
       title={errors.map((e) => e.message).join("\n") || definition.description}
     >
       {shape.type !== "trigger" ? <Handle type="target" position={Position.Left} /> : null}
+      {detailed ? (
+        <ShapeDetail shape={shape} errors={errors} overlay={overlay} />
+      ) : (
+        <div className="shape-name">{shape.name}</div>
+      )}
+      <Handle type="source" position={Position.Right} />
+    </div>
+  );
+}
+
+function ShapeDetail({ shape, errors, overlay }: ShapeNode["data"]): ReactNode {
+  const definition = SHAPES[shape.type];
+  const lookups = useResources();
+  return (
+    <>
       <div className="shape-badge" aria-hidden>
         {definition.icon}
       </div>
@@ -52,8 +70,7 @@ function ShapeNodeView({ data, selected }: NodeProps<ShapeNode>): ReactNode {
           {overlay.status.replace("_", " ")} · {overlay.payloads}
         </div>
       ) : null}
-      <Handle type="source" position={Position.Right} />
-    </div>
+    </>
   );
 }
 

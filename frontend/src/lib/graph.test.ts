@@ -7,6 +7,7 @@ import {
   createsCycle,
   errorsByShape,
   findCycleShapes,
+  fitViewport,
   layoutInput,
   newShapeId,
   nextConnectionAttributes,
@@ -251,5 +252,29 @@ describe("auto-layout", () => {
     const x = (id: string): number => laid.shapes.find((s) => s.id === id)?.position.x ?? NaN;
     expect(x("trigger")).toBeLessThan(x("get"));
     expect(x("get")).toBeLessThan(x("tidy"));
+  });
+});
+
+describe("fitViewport", () => {
+  it("centres the shapes and caps the zoom", () => {
+    const graph: FlowGraph = { shapes: [shape({ id: "trigger", type: "trigger" })], connections: [] };
+    const view = fitViewport(graph, 1000, 600);
+    expect(view.zoom).toBe(1.2);
+    // The one 200 x 64 shape at (0, 0) ends up in the middle of the pane.
+    expect(view.x + 100 * view.zoom).toBeCloseTo(500);
+    expect(view.y + 32 * view.zoom).toBeCloseTo(300);
+  });
+
+  it("zooms out to fit a wide flow, not below the minimum", () => {
+    const wide: FlowGraph = {
+      shapes: [
+        shape({ id: "a", type: "branch" }),
+        { ...shape({ id: "b", type: "branch" }), position: { x: 4800, y: 0 } },
+      ],
+      connections: [],
+    };
+    expect(fitViewport(wide, 1000, 600).zoom).toBeCloseTo(1000 / (5000 * 1.2));
+    expect(fitViewport(wide, 100, 600).zoom).toBe(0.1);
+    expect(fitViewport({ shapes: [], connections: [] }, 1000, 600)).toEqual({ x: 0, y: 0, zoom: 1 });
   });
 });

@@ -506,3 +506,37 @@ export function applyPositions(
     }),
   };
 }
+
+/**
+ * The viewport that fits every shape into a `width` x `height` pane (what fit view would do), computed from
+ * the known shape size so the canvas can open at it without a second render.
+ */
+export function fitViewport(
+  graph: FlowGraph,
+  width: number,
+  height: number,
+  options: { padding?: number; minZoom?: number; maxZoom?: number } = {},
+): { x: number; y: number; zoom: number } {
+  const padding = options.padding ?? 0.1;
+  const minZoom = options.minZoom ?? 0.1;
+  const maxZoom = options.maxZoom ?? 1.2;
+  if (graph.shapes.length === 0 || width <= 0 || height <= 0) return { x: 0, y: 0, zoom: 1 };
+  const xs = graph.shapes.map((s) => s.position.x);
+  const ys = graph.shapes.map((s) => s.position.y);
+  const left = Math.min(...xs);
+  const top = Math.min(...ys);
+  const boxWidth = Math.max(...xs) + SHAPE_WIDTH - left;
+  const boxHeight = Math.max(...ys) + SHAPE_HEIGHT - top;
+  const zoom = Math.min(
+    maxZoom,
+    Math.max(
+      minZoom,
+      Math.min(width / (boxWidth * (1 + 2 * padding)), height / (boxHeight * (1 + 2 * padding))),
+    ),
+  );
+  return {
+    x: (width - boxWidth * zoom) / 2 - left * zoom,
+    y: (height - boxHeight * zoom) / 2 - top * zoom,
+    zoom,
+  };
+}

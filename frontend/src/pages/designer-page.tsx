@@ -2,8 +2,8 @@
  * The flow designer: palette, canvas, settings panel, versions, deploy and runs with a live overlay.
  */
 import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow } from "@xyflow/react";
-import type { Connection as FlowConnection, NodeTypes } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { Connection as FlowConnection, EdgeChange, NodeChange, NodeTypes } from "@xyflow/react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { DragEvent, ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { api, ApiError, errorMessage } from "../api/client";
@@ -11,10 +11,10 @@ import type { Flow, FlowVersion } from "../api/types";
 import { ShapeNodeComponent } from "../canvas/shape-node";
 import { formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { useRun } from "../hooks/use-run";
-import { connectionKind, validateGraph } from "../lib/graph";
+import { connectionKind, fitViewport, validateGraph } from "../lib/graph";
 import { overlayFromSteps } from "../lib/overlay";
 import { graphKey, parseGraph } from "../lib/serialize";
-import type { ShapeNode } from "../lib/serialize";
+import type { ConnectionEdge, ShapeNode } from "../lib/serialize";
 import { PALETTE, SHAPES } from "../shapes";
 import type { Lookups } from "../shapes";
 import { KeyValueEditor } from "../shapes/fields";
@@ -25,6 +25,12 @@ import { useDesigner } from "../store/designer";
 import { useResources } from "../store/resources";
 
 const NODE_TYPES: NodeTypes = { shape: ShapeNodeComponent };
+// Props of <ReactFlow> must keep their identity between renders: a new object or function is pushed into
+// the canvas store and re-renders every edge (measured: 200 ms frames while dragging in a 500-shape flow).
+const MULTI_SELECT_KEYS = ["Meta", "Control", "Shift"];
+const EDGE_OPTIONS = { type: "smoothstep" };
+const PRO_OPTIONS = { hideAttribution: true };
+const minimapColor = (node: ShapeNode): string => SHAPES[node.data.shape.type].color;
 const DRAG_TYPE = "application/x-patchbay-shape";
 const AUTOSAVE_DELAY_MS = 800;
 
@@ -51,7 +57,13 @@ function isTyping(target: EventTarget | null): boolean {
   return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
-function Palette({ onAdd, readOnly }: { onAdd: (type: ShapeType) => void; readOnly: boolean }): ReactNode {
+const Palette = memo(function Palette({
+  onAdd,
+  readOnly,
+}: {
+  onAdd: (type: ShapeType) => void;
+  readOnly: boolean;
+}): ReactNode {
   return (
     <aside className="palette" aria-label="Shapes">
       <div className="panel-title">Shapes</div>
@@ -83,9 +95,9 @@ function Palette({ onAdd, readOnly }: { onAdd: (type: ShapeType) => void; readOn
       })}
     </aside>
   );
-}
+});
 
-function ShapePanel({
+const ShapePanel = memo(function ShapePanel({
   shape,
   errors,
   lookups,
@@ -137,7 +149,7 @@ function ShapePanel({
       />
     </div>
   );
-}
+});
 
 function ConnectionPanel({ edgeId, readOnly }: { edgeId: string; readOnly: boolean }): ReactNode {
   const edge = useDesigner((s) => s.edges.find((e) => e.id === edgeId));
@@ -200,7 +212,7 @@ function ConnectionPanel({ edgeId, readOnly }: { edgeId: string; readOnly: boole
   );
 }
 
-function FlowPanel({
+const FlowPanel = memo(function FlowPanel({
   flow,
   onFlow,
   errors,
@@ -290,7 +302,7 @@ function FlowPanel({
       {message ? <div className="hint">{message}</div> : null}
     </div>
   );
-}
+});
 
 function VersionsPanel({
   flowId,
@@ -462,6 +474,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
   const [showRunDialog, setShowRunDialog] = useState(false);
   const [runId, setRunId] = useState<number | null>(null);
   const [loaded, setLoaded] = useState(false);
+  const [initialViewport, setInitialViewport] = useState({ x: 0, y: 0, zoom: 1 });
   const saving = useRef<Promise<void> | null>(null);
 
   useEffect(() => {
@@ -471,12 +484,13 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     Promise.all([api.get<Flow>(`/api/flows/${flowId}/`), api.get<DraftBody>(`/api/flows/${flowId}/draft/`)])
       .then(([flowBody, draft]) => {
         if (!live) return;
-        setFlow(flowBody);
         const graph = parseGraph(draft);
+        // Open at the fitted view straight away (the pane is the window minus the bars and side panels).
+        setInitialViewport(fitViewport(graph, window.innerWidth - 510, window.innerHeight - 100));
         useDesigner.getState().load(flowId, graph);
         useDesigner.getState().setErrors(draft.errors ?? []);
+        setFlow(flowBody);
         setLoaded(true);
-        window.requestAnimationFrame(() => void fitView({ padding: 0.2, maxZoom: 1.2 }));
       })
       .catch((e: unknown) => {
         if (live) setLoadError(errorMessage(e));
@@ -484,7 +498,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     return () => {
       live = false;
     };
-    // lookups.load is stable (zustand action); fitView is stable per provider.
+    // lookups.load is a stable zustand action.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [flowId]);
 
@@ -581,15 +595,18 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     }
   };
 
-  const addAtCentre = (type: ShapeType): void => {
-    const pane = document.querySelector(".canvas")?.getBoundingClientRect();
-    const point = pane
-      ? { x: pane.left + pane.width / 2, y: pane.top + pane.height / 2 }
-      : { x: 400, y: 300 };
-    const position = screenToFlowPosition(point);
-    const offset = (store().nodes.length % 5) * 20;
-    store().addShape(type, { x: position.x - 100 + offset, y: position.y - 32 + offset });
-  };
+  const addAtCentre = useCallback(
+    (type: ShapeType): void => {
+      const pane = document.querySelector(".canvas")?.getBoundingClientRect();
+      const point = pane
+        ? { x: pane.left + pane.width / 2, y: pane.top + pane.height / 2 }
+        : { x: 400, y: 300 };
+      const position = screenToFlowPosition(point);
+      const offset = (store().nodes.length % 5) * 20;
+      store().addShape(type, { x: position.x - 100 + offset, y: position.y - 32 + offset });
+    },
+    [screenToFlowPosition, store],
+  );
 
   const onDrop = (event: DragEvent): void => {
     event.preventDefault();
@@ -631,9 +648,32 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     return () => window.removeEventListener("keydown", onKey);
   }, [readOnly, save, store]);
 
+  const onNodesChange = useCallback(
+    (changes: NodeChange<ShapeNode>[]) =>
+      store().onNodesChange(
+        readOnly ? changes.filter((c) => c.type === "select" || c.type === "dimensions") : changes,
+      ),
+    [readOnly, store],
+  );
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange<ConnectionEdge>[]) =>
+      store().onEdgesChange(readOnly ? changes.filter((c) => c.type === "select") : changes),
+    [readOnly, store],
+  );
+  const onConnect = useCallback(
+    (c: FlowConnection) => {
+      if (!readOnly && c.source && c.target) store().connect(c.source, c.target);
+    },
+    [readOnly, store],
+  );
+
   const selectedNodes = useMemo(() => nodes.filter((n) => n.selected), [nodes]);
   const selectedEdges = useMemo(() => edges.filter((e) => e.selected), [edges]);
-  const graphLevelErrors = errors.filter((e) => e.shape === null || !nodes.some((n) => n.id === e.shape));
+  const shapeIds = useMemo(() => new Set(nodes.map((n) => n.id)), [nodes]);
+  const graphLevelErrors = useMemo(() => {
+    const unplaced = errors.filter((e) => e.shape === null || !shapeIds.has(e.shape));
+    return unplaced.length > 0 ? unplaced : errors;
+  }, [errors, shapeIds]);
 
   if (loadError) {
     return (
@@ -754,31 +794,24 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
             nodes={nodes}
             edges={edges}
             nodeTypes={NODE_TYPES}
-            onNodesChange={(changes) =>
-              store().onNodesChange(
-                readOnly ? changes.filter((c) => c.type === "select" || c.type === "dimensions") : changes,
-              )
-            }
-            onEdgesChange={(changes) =>
-              store().onEdgesChange(readOnly ? changes.filter((c) => c.type === "select") : changes)
-            }
-            onConnect={(c: FlowConnection) => {
-              if (!readOnly && c.source && c.target) store().connect(c.source, c.target);
-            }}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
             nodesDraggable={!readOnly}
             nodesConnectable={!readOnly}
             deleteKeyCode={null}
-            multiSelectionKeyCode={["Meta", "Control", "Shift"]}
+            multiSelectionKeyCode={MULTI_SELECT_KEYS}
             selectionKeyCode="Shift"
             onlyRenderVisibleElements
             minZoom={0.1}
             maxZoom={2}
-            defaultEdgeOptions={{ type: "smoothstep" }}
-            proOptions={{ hideAttribution: true }}
+            defaultViewport={initialViewport}
+            defaultEdgeOptions={EDGE_OPTIONS}
+            proOptions={PRO_OPTIONS}
           >
             <Background gap={16} />
             <Controls showInteractive={false} />
-            <MiniMap pannable zoomable nodeColor={(n) => SHAPES[(n as ShapeNode).data.shape.type].color} />
+            <MiniMap pannable zoomable nodeColor={minimapColor} />
           </ReactFlow>
           {nodes.length === 0 && loaded ? (
             <div className="canvas-empty">
@@ -803,12 +836,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
               <p className="hint">Delete removes them; Ctrl+C / Ctrl+V copies them.</p>
             </div>
           ) : (
-            <FlowPanel
-              flow={flow}
-              onFlow={setFlow}
-              errors={graphLevelErrors.length ? graphLevelErrors : errors}
-              readOnly={readOnly}
-            />
+            <FlowPanel flow={flow} onFlow={setFlow} errors={graphLevelErrors} readOnly={readOnly} />
           )}
         </aside>
         {showVersions ? (
