@@ -310,3 +310,18 @@ def test_the_memory_limit_counts_the_scripts_own_data(make_version: Make) -> Non
         str(failed.value)
         == "Script 'Beyond' v1, line 2: MemoryError: the script needed more than 64 MiB of memory"
     )
+
+
+def test_each_version_runs_its_own_code_in_workers_that_cached_another(make_version: Make) -> None:
+    first = make_version("def handle(data):\n    data['payload'] = 'v1'\n    return data\n", name="Tidy")
+    for _ in range(4):  # both workers compile and cache v1
+        assert run_script(first, data()).payload == "v1"
+    script = first.script
+    script.code = "def handle(data):\n    data['payload'] = 'v2'\n    return data\n"
+    script.save()
+    from scripts_app.services import deploy_script
+
+    second = deploy_script(script)
+
+    assert [run_script(second, data()).payload for _ in range(4)] == ["v2"] * 4
+    assert [run_script(first, data()).payload for _ in range(4)] == ["v1"] * 4
