@@ -167,7 +167,7 @@ def restore_version(*, flow: Flow, number: int) -> tuple[FlowVersion, list[Graph
 def _name_of(model: Any, value: Any, cache: dict[tuple[Any, Any], str | None]) -> str | None:
     key = (model, value)
     if key not in cache:
-        row = model.objects.filter(pk=value).first() if isinstance(value, int) and value > 0 else None
+        row = model.objects.filter(pk=value).first() if _is_id(value) else None
         cache[key] = str(row.name) if row is not None else None
     return cache[key]
 
