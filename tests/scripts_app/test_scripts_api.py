@@ -227,6 +227,8 @@ def test_test_run_of_a_pinned_version_runs_that_version(editor_client: APIClient
     assert draft["result"]["payload"] == "draft"
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Script 'Tidy' has no version 5."
+    # A test run is not an invocation: last_invoked_at tells what production uses.
+    assert ScriptVersion.objects.get(script_id=script["id"], number=1).last_invoked_at is None
 
 
 @pytest.mark.parametrize(
