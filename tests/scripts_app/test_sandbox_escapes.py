@@ -13,9 +13,9 @@ Formatting: str.format with attribute and index fields, format_map, str.format c
 fields in a format spec, f-strings, string.Formatter, collections.UserString.format.
 Builtins: getattr, setattr, vars, dir, type with three arguments, exec, eval, compile, open, input,
 breakpoint, help, globals.
-Files through allowed modules: json.load, ElementTree.parse / ElementTree(file=...), an XML external entity,
-hashlib.file_digest, uuid.getnode / uuid1, the json.codecs / json.decoder attributes, urllib.request through
-the urllib package, csv.field_size_limit.
+Files through allowed modules: json.load, ElementTree.parse / iterparse / ElementTree(file=...), an XML
+external entity, hashlib.file_digest, uuid.getnode / uuid1, the json.codecs / json.decoder attributes,
+urllib.request through the urllib package, csv.field_size_limit.
 Shared state: assigning to a module attribute and to a builtin type's attribute.
 Resources: an infinite loop, catching the CPU limit and carrying on, deep recursion, a big string and a big
 list (memory), huge print output (also when the limit error is swallowed), a very large return value, sleeping
@@ -148,6 +148,12 @@ FAIL_AT_RUN = [
     (
         "ElementTree.parse",
         "import xml.etree.ElementTree as ET\n" + body("ET.parse('/etc/passwd')"),
+        {"AttributeError"},
+        NO_ATTRIBUTE,
+    ),
+    (
+        "ElementTree.iterparse",
+        "import xml.etree.ElementTree as ET\n" + body("ET.iterparse('/etc/passwd')"),
         {"AttributeError"},
         NO_ATTRIBUTE,
     ),
