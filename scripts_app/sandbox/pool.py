@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 _IMPORT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 WORKER_START_TIMEOUT = 30.0  # seconds a new worker may take to start, not counted in any call's timeout
 READY = b"ready"
+MAX_FAILED_STARTS = 3  # workers in a row that die before saying they are ready, per call
 _WORKER_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from scripts_app.sandbox.worker import entry; entry(sys.argv[2:])"
@@ -170,6 +171,7 @@ class ScriptPool:
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []
+            self._live -= len(idle)
             self._condition.notify_all()
         for worker in idle:
             self._stop(worker)
@@ -207,6 +209,7 @@ class ScriptPool:
 
     def _checkout(self) -> _Worker:
         """An idle, started worker: popped from the idle stack, or started when the pool is short."""
+        failed_starts = 0
         while True:
             worker: _Worker | None = None
             with self._condition:
@@ -230,6 +233,11 @@ class ScriptPool:
             if worker.is_alive() and worker.wait_until_ready():
                 return worker
             self._discard(worker)
+            failed_starts += 1
+            if failed_starts > MAX_FAILED_STARTS:
+                # Something is wrong with the environment (the worker's stderr, in the server's log, says
+                # what): fail this call rather than start processes in a loop.
+                raise SandboxFailure("WorkerStartFailed", "script worker processes fail to start")
             self._replace()
 
     def _checkin(self, worker: _Worker, *, fresh: bool = False) -> None:
