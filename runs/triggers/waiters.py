@@ -84,6 +84,11 @@ class RunEventSubscription:
         for group in self.groups:
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group, self.channel)
+        # channels_redis buffers messages per process-local channel until someone receives them; events
+        # that reached this channel after its last receive would stay there for the life of the process.
+        buffers = getattr(self.layer, "receive_buffer", None)
+        if isinstance(buffers, dict):
+            buffers.pop(self.channel, None)
 
 
 async def wait_for_run_change(
