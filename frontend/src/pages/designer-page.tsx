@@ -480,7 +480,6 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
   useEffect(() => {
     let live = true;
     setLoaded(false);
-    void lookups.load();
     Promise.all([api.get<Flow>(`/api/flows/${flowId}/`), api.get<DraftBody>(`/api/flows/${flowId}/draft/`)])
       .then(([flowBody, draft]) => {
         if (!live) return;
@@ -491,6 +490,8 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
         useDesigner.getState().setErrors(draft.errors ?? []);
         setFlow(flowBody);
         setLoaded(true);
+        // Reference data for the panels comes second, so the draft is not queued behind it.
+        void useResources.getState().load();
       })
       .catch((e: unknown) => {
         if (live) setLoadError(errorMessage(e));
@@ -498,8 +499,6 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     return () => {
       live = false;
     };
-    // lookups.load is a stable zustand action.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [flowId]);
 
   const save = useCallback(async (): Promise<void> => {
