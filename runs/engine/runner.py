@@ -184,13 +184,21 @@ class Runner:
 
         Called inside the transaction that records the step."""
         until = timezone.now() + timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS)
-        updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
+        stop = False
+        # The usual case in one statement; 0 rows means a stop was requested or the lease is gone.
+        updated = (
+            self._lease_filter()
+            .filter(stop_requested=False)
+            .update(checkpoint=self.state, lease_expires_at=until)
+        )
         if not updated:
-            raise LeaseLost
+            stop = True
+            updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
+            if not updated:
+                raise LeaseLost
         self._flush_items()
-        stop = Run.objects.filter(pk=self.run.pk).values_list("stop_requested", flat=True).get()
         self.lease_until = until
-        return bool(stop)
+        return stop
 
     # --- the work item stack -------------------------------------------------------------------------
     def _pop(self) -> dict[str, Any]:

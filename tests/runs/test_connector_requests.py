@@ -82,3 +82,18 @@ def test_a_body_template_that_is_not_json_fails_the_step_clearly(
     assert run.status == Run.Status.FAILED
     assert "did not render valid JSON" in run.error
     assert upstream.requests == []
+
+
+def test_an_endpoint_deleted_after_deploy_fails_the_step_clearly(
+    make_flow, make_connector, make_endpoint, upstream
+):
+    connector = make_connector()
+    endpoint = make_endpoint(connector, path="/x")
+    flow = make_flow([shape("c", "connector", connector=connector.pk, endpoint=endpoint.pk)])
+    endpoint_id = endpoint.pk
+    endpoint.delete()
+
+    run = run_once(services.enqueue_run(flow=flow, trigger="api"))
+
+    assert run.status == Run.Status.FAILED
+    assert f"Endpoint {endpoint_id} does not exist on connector '{connector.name}'" in run.error

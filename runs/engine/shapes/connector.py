@@ -415,14 +415,18 @@ class ConnectorCall:
 def execute(context: StepContext, item: WorkPayload) -> Outcome:
     settings = context.settings
     connector_id, endpoint_id = setting_id(settings.get("connector")), setting_id(settings.get("endpoint"))
-    connector = Connector.objects.filter(pk=connector_id).first() if connector_id is not None else None
+    endpoint = None
+    if connector_id is not None and endpoint_id is not None:
+        endpoint = (
+            Endpoint.objects.select_related("connector")
+            .filter(pk=endpoint_id, connector_id=connector_id)
+            .first()
+        )
+    connector = endpoint.connector if endpoint is not None else None
+    if connector is None and connector_id is not None:
+        connector = Connector.objects.filter(pk=connector_id).first()
     if connector is None:
         raise StepFailed(f"Connector {settings.get('connector')!r} does not exist.")
-    endpoint = (
-        Endpoint.objects.filter(pk=endpoint_id, connector=connector).first()
-        if endpoint_id is not None
-        else None
-    )
     if endpoint is None:
         raise StepFailed(
             f"Endpoint {settings.get('endpoint')!r} does not exist on connector '{connector.name}'."
