@@ -172,3 +172,16 @@ def test_a_timed_out_worker_is_replaced_while_other_calls_continue(make_version:
     assert [failure.error_type for failure in failures] == ["TimeoutError"]
     assert all(result.payload == "pong:ping" for result in others)
     assert_pool_healthy(quick)
+
+
+def test_pool_stats_for_the_metrics_endpoint(make_version: Make) -> None:
+    from scripts_app.sandbox.pool import pool_stats, shutdown_pool
+
+    version = make_version(TRIVIAL_CODE)
+    run_script(version, dict(DATA))
+    assert pool_stats() == {"configured": 2, "idle": 2, "busy": 0}
+
+    shutdown_pool()
+    assert pool_stats() == {"configured": 0, "idle": 0, "busy": 0}
+    assert run_script(version, dict(DATA)).payload == "pong:ping"  # the next call starts a new pool
+    assert pool_stats()["configured"] == 2
