@@ -22,3 +22,6 @@ urlpatterns = [
         name="app",
     ),
 ]
+
+# Unmatched /api/ URLs (a non-numeric id, say) answer with the API's JSON error shape, not an HTML page.
+handler404 = "config.views.not_found"

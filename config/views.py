@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -44,3 +45,10 @@ class MeView(APIView):
                 "can_write": roles.can_write(user),
             }
         )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for a URL no route matches (`handler404`): the API's JSON error shape under /api/, else HTML."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "errors": []}, status=404)
+    return defaults.page_not_found(request, exception)
