@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.db import InterfaceError, OperationalError, connection
+
 from runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,12 @@ def execute_run(run_id: int, *, worker_id: str) -> None:
         runner.execute()
     except LeaseLost:
         logger.warning("Run %s: lease lost by %s; another worker resumes it", run_id, worker_id)
+    except (OperationalError, InterfaceError):
+        # The database connection broke (dropped, server restarted): the run keeps its checkpoint and its
+        # lease, which expires, and the sweep re-queues it; failing it would turn an outage into lost work.
+        logger.exception("Run %s: database unavailable; abandoned until its lease expires", run_id)
+        if not connection.in_atomic_block:
+            connection.close()  # this thread's next run opens a fresh connection
     except Exception as exc:
         logger.exception("Run %s: unexpected engine error", run_id)
         try:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from runs.conditions import ConditionError
@@ -277,7 +277,9 @@ class Runner:
     def _run_shape(self, context: StepContext, work: WorkPayload) -> Outcome:
         try:
             outcome = execute_shape(str(context.shape.get("type")), context, work)
-        except LeaseLost:
+        except (LeaseLost, OperationalError, InterfaceError):
+            # The database is unreachable (a dropped connection, a restart): an outage of the executor, not
+            # a failure of the flow. execute_run abandons the run; it resumes when its lease expires.
             raise
         except StepFailed as exc:
             return Outcome.fail(exc.message)
