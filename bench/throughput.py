@@ -233,6 +233,9 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
                 postgres_database(options.postgres_url, options.postgres_database)
             )
             env["PATCHBAY_REDIS_URL"] = options.redis_url
+            if options.postgres_options:
+                # libpq reads PGOPTIONS: e.g. "-c synchronous_commit=off" for every Patchbay connection.
+                env["PGOPTIONS"] = options.postgres_options
             env["PATCHBAY_CELERY_QUEUE"] = f"patchbay-bench-{os.getpid()}"
         run_django(env, "manage.py", "migrate", "--noinput", "-v", "0")
         setup = json.loads(
@@ -283,7 +286,7 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
         summaries = []
         results_file = scratch / f"{mode}.jsonl"
         for concurrency in options.concurrency:
-            label = f"patchbay-{mode}-{'sqlite' if mode == 'embedded' else 'postgres'}"
+            label = f"patchbay-{mode}-{'sqlite' if mode == 'embedded' else 'postgres'}{options.label_suffix}"
             driver = [
                 sys.executable, str(options.peers / "load.py"), url,
                 "-n", str(options.requests), "-c", str(concurrency), "--reps", str(options.reps),
@@ -293,7 +296,7 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
             ]  # fmt: skip
             subprocess.run(driver, cwd=REPO, env=env, check=False)
         for line in results_file.read_text().splitlines():
-            summaries.append({"mode": mode, **json.loads(line)})
+            summaries.append({"mode": mode + options.label_suffix, **json.loads(line)})
 
         processes.stop(web)
         if worker is not None:
@@ -345,6 +348,10 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--postgres-database", default="patchbay_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--postgres-options", default="", help='PGOPTIONS for Patchbay, e.g. "-c synchronous_commit=off"'
+    )
+    parser.add_argument("--label-suffix", default="", help="appended to the mode in labels and the report")
     parser.add_argument("--json-out", type=Path, help="append one JSON line per level to this file")
     parser.add_argument("--internal-setup", metavar="TARGET", help=argparse.SUPPRESS)
     parser.add_argument("--internal-count", action="store_true", help=argparse.SUPPRESS)
