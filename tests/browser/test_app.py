@@ -347,3 +347,69 @@ def test_connectors_page_keeps_secrets_write_only(page: Page, server: LiveServer
     endpoint.get_by_role("button", name="Save endpoint").click()
     expect(page.locator(".table")).to_contain_text("/stock/[[variables.sku]]")
     screenshot(page, "10-connectors")
+
+
+def test_shortcuts_validation_errors_and_versions(page: Page, server: LiveServer) -> None:
+    log_in(page, server)
+    page.get_by_label("New flow name").fill(unique("Editing"))
+    page.get_by_role("button", name="Create flow").click()
+    page.wait_for_url(re.compile(r"/flows/\d+$"))
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    nodes = page.locator(".react-flow__node")
+    for existing in nodes.all():
+        existing.click()
+        page.keyboard.press("Delete")
+    expect(nodes).to_have_count(0)
+    drag_from_palette(page, "trigger", 120, 200)
+    drag_from_palette(page, "run_flow", 420, 200)
+    connect(page, "trigger", "run_flow")
+
+    # The server's validation errors land on the offending shape and in its panel.
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_text("Deploy refused")).to_be_visible()
+    expect(node(page, "run_flow").locator(".shape-node")).to_have_class(re.compile("invalid"))
+    node(page, "run_flow").click()
+    expect(page.get_by_test_id("shape-panel").locator(".field-error").first).to_be_visible()
+    screenshot(page, "11-designer-validation-errors")
+
+    # Copy / paste, undo / redo from the keyboard.
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(nodes).to_have_count(3)
+    page.keyboard.press("Control+z")
+    expect(nodes).to_have_count(2)
+    page.keyboard.press("Control+y")
+    expect(nodes).to_have_count(3)
+    node(page, "run_flow-2").click()
+    page.keyboard.press("Delete")
+    expect(nodes).to_have_count(2)
+
+    # Make it valid (a notify shape instead), deploy v1, change the draft, then restore v1 from the versions.
+    node(page, "run_flow").click()
+    page.keyboard.press("Delete")
+    drag_from_palette(page, "notify", 420, 200)
+    connect(page, "trigger", "notify")
+    node(page, "notify").click()
+    page.get_by_test_id("shape-panel").get_by_label("Message").fill("Hello from [[flow.name]]")
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved", timeout=10_000)
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.get_by_text("Deployed version 1.")).to_be_visible()
+    drag_from_palette(page, "manual_payload", 420, 400)
+    expect(nodes).to_have_count(3)
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved", timeout=10_000)
+    page.get_by_role("button", name="Versions").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("dialog", name="Versions").get_by_role("button", name="Restore as draft").click()
+    expect(page.get_by_text("Version 1 restored as the draft.")).to_be_visible()
+    expect(nodes).to_have_count(2)
+
+
+def test_a_viewer_sees_the_designer_read_only(page: Page, server: LiveServer) -> None:
+    with server.api() as api:
+        flow = api.post("/api/flows/", json={"name": unique("Watched")}).raise_for_status().json()
+    log_in(page, server, "vera-viewer")
+    expect(page.get_by_label("New flow name")).to_have_count(0)
+    page.goto(f"{server.url}/flows/{flow['id']}")
+    expect(page.get_by_test_id("save-state")).to_have_text("read only")
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    expect(page.locator(".palette-item").first).to_be_disabled()
