@@ -244,14 +244,16 @@ def main() -> None:
     try:
         run_id, token = set_up_database()
         port = free_port()
+        server_log = open(folder / "server.log", "w+b")  # noqa: SIM115 (closed with the folder)
         server = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             cwd=REPO,
             env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         wait_for_port(port, server)
+        print(f"server pid {server.pid} on 127.0.0.1:{port}", file=sys.stderr, flush=True)
 
         context = multiprocessing.get_context("spawn")
         ready = context.Semaphore(0)
@@ -296,6 +298,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+        if os.environ.get("KEEPLOG"):
+            shutil.copy(folder / "server.log", os.environ["KEEPLOG"])
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -178,11 +178,21 @@ SPECTACULAR_SETTINGS = {
 # --- Channels and Celery --------------------------------------------------------------------------------
 REDIS_URL = env_str("PATCHBAY_REDIS_URL")
 if REDIS_URL:
+    # The pub/sub layer fans a group message out inside each web process: one Redis PUBLISH per run event
+    # however many browsers watch the run, where the list-based RedisChannelLayer pushes (and each
+    # consumer pops) one copy per watcher, and drops once 100 copies wait in a process. Delivery is at
+    # most once either way; run watchers heal lost lines from the database (runs/websocket/consumers.py).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Capacity is per consumer channel: a busy run's watcher must not drop lines while it writes a frame.
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ACKS_LATE = True

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -57,7 +59,34 @@ async def _refusal_code(scope: dict[str, Any]) -> int | None:
     return None
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
+class _EventConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels (4.2+) closes stale database connections, a hop to the database thread, before every
+        # handler. These handlers reach the database only through database_sync_to_async, which does that
+        # itself, and a busy run sends thousands of messages a second to every watcher.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+# JSON text of recent `run.log` events by (run, seq): every watcher of a run sends the same line, so it is
+# encoded once per process, not once per watcher.
+_encoded_lines: dict[tuple[int, int], str] = {}
+_ENCODED_LINES_MAX = 20000
+
+
+def _encoded_line(line: dict[str, Any]) -> str:
+    key = (line.get("run"), line.get("seq"))
+    text = _encoded_lines.get(key)  # type: ignore[arg-type]
+    if text is None:
+        if len(_encoded_lines) >= _ENCODED_LINES_MAX:
+            _encoded_lines.clear()
+        text = _encoded_lines[key] = json.dumps(line)  # type: ignore[index]
+    return text
+
+
+class RunConsumer(_EventConsumer):
     """Streams one run: `run.snapshot`, then `run.log`, `run.step` and `run.status` as they happen.
 
     Query string: `after=SEQ` limits the snapshot's log lines to those after SEQ (a reconnecting client
@@ -132,8 +161,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.send(self.channel_name, {"type": "logs.tail_check"})
 
     async def logs_tail_check(self, event: dict[str, Any]) -> None:
-        sent = await self._send_stored_lines(before=None)
+        # Status first: every line committed before a final status is then visible to the lines read.
         status = await state.current_status_event(self.run_id)
+        sent = await self._send_stored_lines(before=None)
         if status is not None and status["status"] != self.last_status:
             await self._send_status(status)
             sent += 1
@@ -187,11 +217,14 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                 return sent
 
     async def _send_lines(self, lines: list[dict[str, Any]]) -> None:
-        if self.batch_frames and len(lines) > 1:
-            await self.send_json({"type": "run.logs", "run": self.run_id, "lines": lines})
+        texts = [_encoded_line(line) for line in lines]
+        if self.batch_frames and len(texts) > 1:
+            await self.send(
+                text_data=f'{{"type": "run.logs", "run": {self.run_id}, "lines": [{", ".join(texts)}]}}'
+            )
             return
-        for line in lines:
-            await self.send_json(line)
+        for text in texts:
+            await self.send(text_data=text)
 
     # --- events from the channel layer (runs.events.emit_run_event) --------------------------------------
 
@@ -210,6 +243,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             if not isinstance(seq, int) or seq <= self.last_seq:
                 continue
             if seq > self.last_seq + 1:
+                logger.debug(
+                    "Run %s: lines %s-%s missed by the layer", self.run_id, self.last_seq + 1, seq - 1
+                )
                 if ready:
                     await self._send_lines(ready)
                     ready = []
@@ -234,7 +270,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
 
-class RunsFeedConsumer(AsyncJsonWebsocketConsumer):
+class RunsFeedConsumer(_EventConsumer):
     """`run.status` of every run, for the runs list and the canvas status overlay."""
 
     joined: bool = False

@@ -48,9 +48,10 @@ def role_groups(transactional_db: None) -> None:
 
 
 def redis_layer(prefix: str = "asgi") -> dict[str, Any]:
+    """The layer config/settings.py sets up for PATCHBAY_REDIS_URL, under `prefix`."""
     return {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix},
         }
     }
