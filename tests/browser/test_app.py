@@ -413,3 +413,20 @@ def test_a_viewer_sees_the_designer_read_only(page: Page, server: LiveServer) ->
     expect(page.get_by_test_id("save-state")).to_have_text("read only")
     expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
     expect(page.locator(".palette-item").first).to_be_disabled()
+    screenshot(page, "12-designer-versions-restored")
+
+    # Run the deployed version with a payload and a variable from the dialog.
+    page.get_by_role("button", name="Run with payload…").click()
+    dialog = page.get_by_role("dialog", name="Run with payload")
+    dialog.get_by_label("Input payload").fill('{"order": 7}')
+    dialog.get_by_role("button", name="+ Add").click()
+    dialog.get_by_label("Variables name 1").fill("region")
+    dialog.get_by_label("Variables value 1").fill("north")
+    dialog.get_by_role("button", name="Start run").click()
+    expect(page.get_by_test_id("designer-log")).to_contain_text("Hello from Editing", timeout=30_000)
+    run_link = page.get_by_test_id("run-drawer").get_by_role("link")
+    run_id = int(run_link.inner_text().lstrip("#"))
+    with server.api() as api:
+        run = api.get(f"/api/runs/{run_id}/").json()
+    assert run["variables"] == {"region": "north"}
+    assert run["trigger"] == "manual"

@@ -270,18 +270,26 @@ export function RunDetailPage(): ReactNode {
             </div>
           ) : null}
           <LogStream lines={logs} stepNames={stepNames} />
-          <div className="two-col">
-            <div>
-              <h3>Input payload</h3>
-              <PayloadView text={run.input_payload} label="Input payload" />
+          {run.input_payload !== undefined || run.final_payload !== undefined ? (
+            <div className="two-col">
+              {run.input_payload !== undefined ? (
+                <div>
+                  <h3>Input payload</h3>
+                  <PayloadView text={run.input_payload} label="Input payload" />
+                </div>
+              ) : null}
+              {run.final_payload !== undefined ? (
+                <div>
+                  <h3>Final payload</h3>
+                  <PayloadView text={run.final_payload} label="Final payload" />
+                </div>
+              ) : null}
             </div>
-            {run.final_payload !== undefined ? (
-              <div>
-                <h3>Final payload</h3>
-                <PayloadView text={run.final_payload} label="Final payload" />
-              </div>
-            ) : null}
-          </div>
+          ) : (
+            <p className="hint">
+              The run's input is the trigger step's output payload: select the trigger above.
+            </p>
+          )}
         </section>
       </div>
     </div>
