@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument(
         "--batch", action="store_true", help="clients connect with ?batch=1 (one frame per burst of lines)"
     )
+    parser.add_argument("--server-log", help="copy the server's output to this file at the end")
     parser.add_argument("--json-out", help="append the result as one JSON line to this file")
     options = parser.parse_args()
 
@@ -298,8 +299,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
-        if os.environ.get("KEEPLOG"):
-            shutil.copy(folder / "server.log", os.environ["KEEPLOG"])
+        if options.server_log and (folder / "server.log").exists():
+            shutil.copy(folder / "server.log", options.server_log)
         shutil.rmtree(folder, ignore_errors=True)
 
 
