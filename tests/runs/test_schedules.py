@@ -99,7 +99,9 @@ def test_two_schedulers_in_two_threads_fire_a_due_time_once():
 
 def test_expressions_sharing_a_due_time_fire_once():
     _, version = scheduled_flow("Twice the same", ["0 * * * *", "0 */2 * * *"])
-    now = version.deployed_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2, seconds=5)
+    next_hour = version.deployed_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    even_hour = next_hour + timedelta(hours=next_hour.hour % 2)  # both expressions are due then
+    now = even_hour + timedelta(seconds=5)
 
     fire_due_schedules(now=now)
 
