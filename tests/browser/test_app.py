@@ -402,17 +402,6 @@ def test_shortcuts_validation_errors_and_versions(page: Page, server: LiveServer
     page.get_by_role("dialog", name="Versions").get_by_role("button", name="Restore as draft").click()
     expect(page.get_by_text("Version 1 restored as the draft.")).to_be_visible()
     expect(nodes).to_have_count(2)
-
-
-def test_a_viewer_sees_the_designer_read_only(page: Page, server: LiveServer) -> None:
-    with server.api() as api:
-        flow = api.post("/api/flows/", json={"name": unique("Watched")}).raise_for_status().json()
-    log_in(page, server, "vera-viewer")
-    expect(page.get_by_label("New flow name")).to_have_count(0)
-    page.goto(f"{server.url}/flows/{flow['id']}")
-    expect(page.get_by_test_id("save-state")).to_have_text("read only")
-    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
-    expect(page.locator(".palette-item").first).to_be_disabled()
     screenshot(page, "12-designer-versions-restored")
 
     # Run the deployed version with a payload and a variable from the dialog.
@@ -430,3 +419,14 @@ def test_a_viewer_sees_the_designer_read_only(page: Page, server: LiveServer) ->
         run = api.get(f"/api/runs/{run_id}/").json()
     assert run["variables"] == {"region": "north"}
     assert run["trigger"] == "manual"
+
+
+def test_a_viewer_sees_the_designer_read_only(page: Page, server: LiveServer) -> None:
+    with server.api() as api:
+        flow = api.post("/api/flows/", json={"name": unique("Watched")}).raise_for_status().json()
+    log_in(page, server, "vera-viewer")
+    expect(page.get_by_label("New flow name")).to_have_count(0)
+    page.goto(f"{server.url}/flows/{flow['id']}")
+    expect(page.get_by_test_id("save-state")).to_have_text("read only")
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    expect(page.locator(".palette-item").first).to_be_disabled()
