@@ -23,32 +23,45 @@ class ReadOnlyAdminMixin:
         return False
 
 
+STEP_INLINE_FIELDS = (
+    "shape_id",
+    "shape_name",
+    "shape_type",
+    "input_index",
+    "status",
+    "attempts",
+    "http_status",
+    "started_at",
+    "finished_at",
+    "error",
+)
+LOG_LINE_INLINE_FIELDS = ("seq", "ts", "level", "step", "message")
+ATTEMPT_INLINE_FIELDS = (
+    "number",
+    "started_at",
+    "duration_ms",
+    "http_status",
+    "outcome",
+    "response_code",
+    "message",
+)
+
+
 class StepInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Step
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = [
-        "shape_id",
-        "shape_name",
-        "shape_type",
-        "input_index",
-        "status",
-        "attempts",
-        "http_status",
-        "started_at",
-        "finished_at",
-        "error",
-    ]
-    readonly_fields = fields
+    fields = STEP_INLINE_FIELDS
+    readonly_fields = STEP_INLINE_FIELDS
 
 
 class LogLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LogLine
     extra = 0
     can_delete = False
-    fields = ["seq", "ts", "level", "step", "message"]
-    readonly_fields = fields
+    fields = LOG_LINE_INLINE_FIELDS
+    readonly_fields = LOG_LINE_INLINE_FIELDS
     ordering = ["seq"]
 
 
@@ -102,8 +115,8 @@ class AttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "duration_ms", "http_status", "outcome", "response_code", "message"]
-    readonly_fields = fields
+    fields = ATTEMPT_INLINE_FIELDS
+    readonly_fields = ATTEMPT_INLINE_FIELDS
 
 
 @admin.register(Step)

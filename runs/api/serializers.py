@@ -64,7 +64,8 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_created_by(self, run: Run) -> str | None:
-        return run.created_by.get_username() if run.created_by_id else None
+        user = run.created_by
+        return user.get_username() if user is not None else None
 
 
 class RunDetailSerializer(RunSerializer):

@@ -103,7 +103,7 @@ async def wait_for_run_change(
     entry = (loop, event)
     with _lock:
         _waiters.setdefault(run_id, set()).add(entry)
-    tasks = [loop.create_task(event.wait())]
+    tasks: list[asyncio.Task[Any]] = [loop.create_task(event.wait())]
     if subscription is not None and subscription.active:
         tasks.append(loop.create_task(subscription.next_status_event()))
     try:

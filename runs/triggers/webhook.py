@@ -14,15 +14,18 @@ ends, following automatic run retries, or 504 when it has not ended within `time
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -74,11 +77,42 @@ def _error(http_status: int, detail: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"detail": detail, "errors": [], **extra}, status=http_status)
 
 
+# Webhook calls of one process use at most this many database connections at a time: each call's database
+# work waits for a turn and closes its connection when done, so a burst of callers (or many callers waiting
+# for a final payload) queues here instead of exhausting PostgreSQL's max_connections ("too many clients").
+DATABASE_TURNS = 20
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _database_turns() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    turns = _turns.get(loop)
+    if turns is None:
+        turns = _turns[loop] = asyncio.Semaphore(DATABASE_TURNS)
+    return turns
+
+
 def _with_database(function: Any) -> Any:
     """Run `function` where Django runs the sync code of this request: a thread of the request's own
-    (asgiref's per-request thread-sensitive context), whose connection Django closes when the request ends.
+    (asgiref's per-request thread-sensitive context), one of DATABASE_TURNS at a time, closing the
+    thread's connection afterwards (outside a transaction, that is: never a test's).
     """
-    return sync_to_async(function, thread_sensitive=True)
+
+    @functools.wraps(function)
+    def closing(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+
+    call = sync_to_async(closing, thread_sensitive=True)
+
+    async def in_turn(*args: Any, **kwargs: Any) -> Any:
+        async with _database_turns():
+            return await call(*args, **kwargs)
+
+    return in_turn
 
 
 @dataclass(frozen=True)
@@ -115,18 +149,15 @@ def _enqueue(flow: Flow, payload: str | None, meta: dict[str, str]) -> int:
 
 def _run_state(run_id: int) -> dict[str, Any] | None:
     """Where the run (or the newest automatic retry of it) stands."""
-    current = Run.objects.filter(pk=run_id).values("id", "status", "final_payload", "error").first()
+    fields = ("id", "status", "final_payload", "error")
+    row = Run.objects.filter(pk=run_id).values(*fields).first()
+    current: dict[str, Any] | None = dict(row) if row is not None else None
     while current is not None and current["status"] == Run.Status.FAILED:
         # Response code 2 fails the run and queues a linked attempt: the caller waits for that one.
-        retry = (
-            Run.objects.filter(retry_of_id=current["id"])
-            .values("id", "status", "final_payload", "error")
-            .order_by("-id")
-            .first()
-        )
+        retry = Run.objects.filter(retry_of_id=current["id"]).values(*fields).order_by("-id").first()
         if retry is None:
             break
-        current = retry
+        current = dict(retry)
     return current
 
 
