@@ -181,6 +181,13 @@ def test_build_deploy_and_run_a_flow_with_a_response_script(page: Page, server: 
     expect(page.get_by_test_id("step-detail")).to_contain_text("Attempt 1")
     screenshot(page, "04-run-detail")
 
+    # From the connector step, open the response script with that step's real response in its test panel.
+    page.get_by_role("link", name="Test the response script with this response").click()
+    page.wait_for_url(re.compile(rf"/scripts/{response_script['id']}\?run=\d+&step=\d+$"))
+    expect(page.get_by_label("Response block")).to_have_value(re.compile(r'"status": 200[\s\S]*shipped'))
+    page.get_by_role("button", name="Run test").click()
+    expect(page.get_by_test_id("test-result")).to_contain_text("Response script approved HTTP 200")
+
 
 def test_live_log_lines_arrive_while_the_run_page_is_open(page: Page, server: LiveServer) -> None:
     """The run page is opened before the run starts executing lines; they stream in over the websocket."""
