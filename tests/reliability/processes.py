@@ -101,8 +101,12 @@ class Child:
                 self.process.wait(timeout=10)
 
     def tail(self, characters: int = 3000) -> str:
+        """The first traceback in the log (when there is one) and the end of the log."""
         with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")[-characters:]
+            text = self.log_path.read_text(errors="replace")
+            first = text.find("Traceback")
+            head = text[first : first + characters] + "\n[...]\n" if first >= 0 else ""
+            return head + text[-characters:]
         return ""
 
 

@@ -3,7 +3,7 @@
 The issue asks for "the same" as the Celery test with the embedded executor: kill the server process
 mid-run, restart, everything completes. This test starts `manage.py runserver --noreload` (the ASGI
 server with the embedded executor: four worker threads and the lease sweeper) on a free port, with a temp
-PATCHBAY_VAR_DIR and 5 s leases, against the test database (SQLite file or PostgreSQL). It queues 200
+PATCHBAY_VAR_DIR and 5 s leases, against the test database (SQLite file or PostgreSQL). It queues 150
 runs of the four-step crash-test flow and SIGKILLs the server three times while runs execute, restarting
 it each time; the new process's sweeper re-queues the dead one's runs when their leases expire. Scaled
 down from the Celery test's 500 runs / 5 kills to fit the folder's time budget: a server restart costs a
@@ -30,7 +30,7 @@ from tests.reliability.processes import (
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
-RUNS = 200
+RUNS = 150
 KILLS = 3
 
 

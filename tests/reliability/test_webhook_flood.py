@@ -38,19 +38,23 @@ async def flood(url: str) -> tuple[dict[int, int], Counter[str]]:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0)) as client:
 
-        async def poster() -> None:
+        async def poster(index: int) -> None:
+            # Connections open over the first second, not all in one instant (the server's listen backlog
+            # is 50, as with daphne's default; a burst of 200 SYNs at once tests the kernel, not Patchbay).
+            await asyncio.sleep(index * 0.005)
             while time.monotonic() < stop_at:
                 number = next(numbers)
                 try:
                     response = await client.post(url, json={"n": number})
                 except httpx.HTTPError as error:
                     outcomes[f"transport error {type(error).__name__}"] += 1
+                    print(f"after {time.monotonic() - stop_at + SECONDS:.2f} s: {error!r}")
                     continue
                 outcomes[str(response.status_code)] += 1
                 if response.status_code == 200:
                     accepted[response.json()["run"]] = number
 
-        await asyncio.gather(*(poster() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(poster(index) for index in range(CONCURRENCY)))
     return accepted, outcomes
 
 
