@@ -82,7 +82,9 @@ export function LogStream({
         {shown.map((line) => (
           <div key={line.seq} className={`log-line level-${line.level}`} data-seq={line.seq}>
             <span className="log-seq">{line.seq}</span>
-            <span className="log-time">{line.ts ? new Date(line.ts).toLocaleTimeString() : ""}</span>
+            <span className="log-time">
+              {line.ts ? new Date(line.ts).toLocaleTimeString([], { hour12: false }) : ""}
+            </span>
             <span className="log-level">{line.level}</span>
             <span className="log-step">{line.step !== null ? (stepNames.get(line.step) ?? "") : ""}</span>
             <span className="log-message">{line.message}</span>

@@ -538,6 +538,11 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     return () => window.clearTimeout(timer);
   }, [revision, loaded, readOnly, save]);
 
+  // Leaving the designer inside the app saves what the autosave timer had not sent yet.
+  const saveRef = useRef(save);
+  saveRef.current = save;
+  useEffect(() => () => void saveRef.current(), []);
+
   useEffect(() => {
     const warn = (event: BeforeUnloadEvent): void => {
       if (graphKey(store().graph()) !== store().savedKey && !readOnly) event.preventDefault();

@@ -12,6 +12,15 @@ import { useRun } from "../hooks/use-run";
 import { parseGraph } from "../lib/serialize";
 import { useCanWrite } from "../session";
 
+const INSIGHT_LABELS: Record<string, string> = {
+  duration_ms: "Duration (ms)",
+  steps: "Steps",
+  http_calls: "HTTP calls",
+  bytes_in: "Bytes in",
+  bytes_out: "Bytes out",
+  script_cpu_ms: "Script CPU (ms)",
+};
+
 function JsonBlock({ value }: { value: unknown }): ReactNode {
   return <pre className="payload">{typeof value === "string" ? value : JSON.stringify(value, null, 2)}</pre>;
 }
@@ -225,7 +234,7 @@ export function RunDetailPage(): ReactNode {
         <div className="insights">
           {Object.entries(insights).map(([k, v]) => (
             <div key={k} className="insight">
-              <div className="hint">{k.replaceAll("_", " ")}</div>
+              <div className="hint">{INSIGHT_LABELS[k] ?? k.replaceAll("_", " ")}</div>
               <strong>{typeof v === "number" ? Math.round(v * 10) / 10 : String(v)}</strong>
             </div>
           ))}
@@ -287,7 +296,7 @@ export function RunDetailPage(): ReactNode {
             </div>
           ) : (
             <p className="hint">
-              The run's input is the trigger step's output payload: select the trigger above.
+              The run's input is the trigger step's output payload: select the trigger step.
             </p>
           )}
         </section>
