@@ -502,10 +502,11 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
   }, [flowId]);
 
   const save = useCallback(async (): Promise<void> => {
-    if (readOnly) return;
-    if (saving.current) await saving.current;
+    // The canvas store is shared: only save while it still holds this flow, and take the graph now.
+    if (readOnly || store().flowId !== flowId) return;
     const graph = store().graph();
-    if (graphKey(graph) === store().savedKey) {
+    if (saving.current) await saving.current;
+    if (store().flowId === flowId && graphKey(graph) === store().savedKey) {
       setSaveState("saved");
       return;
     }
@@ -513,6 +514,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     const pending = api
       .put<DraftBody>(`/api/flows/${flowId}/draft/`, graph)
       .then((body) => {
+        if (store().flowId !== flowId) return;
         store().markSaved(graph);
         store().setErrors(body.errors ?? []);
         setSaveState(graphKey(store().graph()) === graphKey(graph) ? "saved" : "unsaved");
@@ -880,7 +882,7 @@ export function DesignerPage(): ReactNode {
   if (!Number.isInteger(id) || id <= 0) return <Notice kind="error">That is not a flow id.</Notice>;
   return (
     <ReactFlowProvider>
-      <Designer flowId={id} />
+      <Designer key={id} flowId={id} />
     </ReactFlowProvider>
   );
 }
