@@ -170,7 +170,7 @@ def wait_for_http(url: str, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=10):
                 return
         except OSError as error:
             if getattr(error, "code", None):  # an HTTP error status still means the server answers
@@ -281,7 +281,14 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
                 env,
             )
             monitors += ["--monitor", f"worker={worker.pid}"]
-        wait_for_http(f"http://127.0.0.1:{options.port}/healthz")
+        try:
+            wait_for_http(f"http://127.0.0.1:{options.port}/login/")
+        except SystemExit:
+            for name in (f"{mode}-daphne", f"{mode}-worker"):
+                log = scratch / f"{name}.log"
+                if log.exists():
+                    print(f"--- {name} log (end) ---\n{log.read_text()[-3000:]}", flush=True)
+            raise
 
         summaries = []
         results_file = scratch / f"{mode}.jsonl"
