@@ -39,6 +39,7 @@ from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from runs import events
+from runs.models import Run
 from runs.websocket import state
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_RUN = 4404
+TERMINAL_STATUSES = {str(status) for status in Run.TERMINAL}
 # Quiet time after the last event before the database is checked for lines whose events were lost.
 TAIL_CHECK_DELAY = 0.25
 
@@ -70,19 +72,20 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
 
-# JSON text of recent `run.log` events by (run, seq): every watcher of a run sends the same line, so it is
-# encoded once per process, not once per watcher.
-_encoded_lines: dict[tuple[int, int], str] = {}
+# JSON text of recent `run.log` events: every watcher of a run sends the same line, so it is encoded once
+# per process, not once per watcher. The key carries the line's time as well as (run, seq), so a run id
+# that SQLite hands out again after the newest run was deleted cannot pick up the old run's text.
+_encoded_lines: dict[tuple[Any, Any, Any], str] = {}
 _ENCODED_LINES_MAX = 20000
 
 
 def _encoded_line(line: dict[str, Any]) -> str:
-    key = (line.get("run"), line.get("seq"))
-    text = _encoded_lines.get(key)  # type: ignore[arg-type]
+    key = (line.get("run"), line.get("seq"), line.get("ts"))
+    text = _encoded_lines.get(key)
     if text is None:
         if len(_encoded_lines) >= _ENCODED_LINES_MAX:
             _encoded_lines.clear()
-        text = _encoded_lines[key] = json.dumps(line)  # type: ignore[index]
+        text = _encoded_lines[key] = json.dumps(line)
     return text
 
 
@@ -262,6 +265,8 @@ class RunConsumer(_EventConsumer):
 
     async def run_status(self, event: dict[str, Any]) -> None:
         await self._send_stored_lines(before=None)
+        if event.get("status") == self.last_status and event.get("status") in TERMINAL_STATUSES:
+            return  # the tail check already sent this final status from the database
         await self._send_status(event)
         self._arm_tail_check()
 

@@ -11,12 +11,14 @@ import asyncio
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from config import roles
@@ -45,6 +47,13 @@ pytestmark = [
 def role_groups(transactional_db: None) -> None:
     for role in roles.ROLES:
         Group.objects.get_or_create(name=role)
+
+
+@pytest.fixture(autouse=True)
+async def close_database_thread_connections() -> AsyncIterator[None]:
+    """See tests/runs/test_websocket.py: the test communicator leaves a database connection open."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 def redis_layer(prefix: str = "asgi") -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -33,6 +34,15 @@ def role_groups(transactional_db: None) -> None:
     """A transactional test flushes the tables, including the role groups the migrations created."""
     for role in roles.ROLES:
         Group.objects.get_or_create(name=role)
+
+
+@pytest.fixture(autouse=True)
+async def close_database_thread_connections() -> AsyncIterator[None]:
+    """Channels' test communicator turns `close_old_connections` into a no-op while it waits (for
+    Django's TestCase), so the consumers' database thread keeps a connection open past the test; on
+    PostgreSQL that blocks dropping the test database. Close it."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -71,9 +81,12 @@ add_lines = database_sync_to_async(_add_lines)
 
 def _write_lines(run_id: int, count: int) -> None:
     """Lines through the engine's own writer (runs.logs.write_log), each committed on its own."""
-    run = Run.objects.get(pk=run_id)
-    for number in range(1, count + 1):
-        write_log(run=run, level="info", message=f"line {number}")
+    try:
+        run = Run.objects.get(pk=run_id)
+        for number in range(1, count + 1):
+            write_log(run=run, level="info", message=f"line {number}")
+    finally:
+        connections.close_all()  # see close_database_thread_connections
 
 
 # Not thread-sensitive: a writer thread of its own, like an executor thread in the server, not the one
@@ -102,9 +115,12 @@ def start_engine_run(items: int) -> Run:
 
 def _execute_engine_run(run_id: int) -> str:
     """Claim and execute the run as an executor would; returns its final status."""
-    assert claim_run(run_id=run_id, worker_id="test-worker") is not None
-    execute_run(run_id, worker_id="test-worker")
-    return Run.objects.get(pk=run_id).status
+    try:
+        assert claim_run(run_id=run_id, worker_id="test-worker") is not None
+        execute_run(run_id, worker_id="test-worker")
+        return Run.objects.get(pk=run_id).status
+    finally:
+        connections.close_all()  # see close_database_thread_connections
 
 
 execute_engine_run = database_sync_to_async(_execute_engine_run, thread_sensitive=False)
