@@ -128,6 +128,8 @@ USE_TZ = True
 # --- Static files and the frontend build ----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Created up front: whitenoise warns about a missing STATIC_ROOT, and tests turn warnings into errors.
+STATIC_ROOT.mkdir(exist_ok=True)
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 MEDIA_ROOT = VAR_DIR / "media"
