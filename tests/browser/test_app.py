@@ -221,6 +221,14 @@ def test_live_log_lines_arrive_while_the_run_page_is_open(page: Page, server: Li
         ).raise_for_status()
         api.post(f"/api/flows/{flow['id']}/deploy/").raise_for_status()
     log_in(page, server)
+    # The flows list shows each flow's last run status as it changes.
+    row = page.locator(f"tr[data-flow-id='{flow['id']}']")
+    expect(row.locator(".pill")).to_have_text("never run")
+    expect(page.get_by_test_id("flows-live")).to_have_text("live")
+    with server.api() as api:
+        api.post(f"/api/flows/{flow['id']}/runs/", json={}).raise_for_status()
+    expect(row.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+
     page.goto(f"{server.url}/runs")
     expect(page.get_by_text("live", exact=True)).to_be_visible()
     with server.api() as api:
@@ -229,6 +237,8 @@ def test_live_log_lines_arrive_while_the_run_page_is_open(page: Page, server: Li
     row = page.locator(f"tr[data-run-id='{run['id']}']")
     expect(row).to_be_visible(timeout=20_000)
     expect(row.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    flow_cell = page.get_by_role("cell", name=flow["name"], exact=True)
+    expect(page.locator("tr[data-run-id]", has=flow_cell)).to_have_count(2)
     screenshot(page, "05-runs-list")
     row.get_by_role("link").click()
     log = page.get_by_test_id("run-log")

@@ -3,8 +3,10 @@ import { useCallback, useEffect, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { Link, useNavigate } from "react-router";
 import { api, errorMessage, getAll } from "../api/client";
-import type { Flow } from "../api/types";
+import type { Flow, RunStatus, RunSummary } from "../api/types";
 import { Empty, formatTime, Loading, Notice, StatusPill } from "../components/ui";
+import { LiveSocket } from "../lib/socket";
+import type { SocketState } from "../lib/socket";
 import { useCanWrite } from "../session";
 
 const PRIORITIES = [
@@ -131,6 +133,7 @@ export function FlowsPage(): ReactNode {
   const [error, setError] = useState<string | null>(null);
   const [newName, setNewName] = useState("");
   const [filter, setFilter] = useState("");
+  const [socket, setSocket] = useState<SocketState>("connecting");
 
   const load = useCallback(async () => {
     try {
@@ -144,6 +147,38 @@ export function FlowsPage(): ReactNode {
   useEffect(() => {
     void load();
   }, [load]);
+
+  // Last run status, live from the runs feed.
+  useEffect(() => {
+    const feed = new LiveSocket({
+      path: () => "/ws/runs/",
+      onState: setSocket,
+      onMessage: (message) => {
+        if (message.type !== "run.status" || typeof message.run !== "number") return;
+        const run = message.run;
+        setFlows((list) =>
+          list === null
+            ? list
+            : list.map((f) =>
+                f.id === message.flow &&
+                (f.last_run === null || f.last_run === undefined || f.last_run.id <= run)
+                  ? {
+                      ...f,
+                      last_run: {
+                        ...(f.last_run ?? {}),
+                        id: run,
+                        status: message.status as RunStatus,
+                        started_at: (message.started_at as string | null) ?? null,
+                        finished_at: (message.finished_at as string | null) ?? null,
+                      } as RunSummary,
+                    }
+                  : f,
+              ),
+        );
+      },
+    });
+    return () => feed.close();
+  }, []);
 
   const create = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -160,7 +195,16 @@ export function FlowsPage(): ReactNode {
   return (
     <div className="page">
       <div className="page-head">
-        <h1>Process flows</h1>
+        <h1>
+          Process flows{" "}
+          <span
+            className={`live-dot live-${socket}`}
+            title={`Live run status: ${socket}`}
+            data-testid="flows-live"
+          >
+            {socket === "open" ? "live" : "connecting…"}
+          </span>
+        </h1>
         {canWrite ? (
           <form className="inline-form" onSubmit={(e) => void create(e)}>
             <input
