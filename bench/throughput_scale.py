@@ -148,13 +148,16 @@ def bench_scale(options: argparse.Namespace, processes: Processes, scratch: Path
             ],
             {**env, "PATCHBAY_WORKERS": str(options.slots)},
         )
-        wait_for_http(f"http://127.0.0.1:{options.port}/healthz")
+        # Not /healthz: with no worker started yet it waits for a Celery ping; any answer (401) will do.
+        wait_for_http(f"http://127.0.0.1:{options.port}/api/me/")
         try:
             for delay_ms in options.upstreams:
                 target = start_target(processes, options, delay_ms)
                 for count in options.workers:
                     workers = start_workers(processes, env, count, options.slots)
                     monitors = ["--monitor", f"web={web.pid}"]
+                    for index, worker in enumerate(workers, start=1):
+                        monitors += ["--monitor", f"worker{index}={worker.pid}"]
                     label = f"scale-{count}w-{delay_ms}ms"
                     summary = drive(options, url, label, results, monitors)
                     summaries.append(
@@ -205,8 +208,8 @@ def bench_embedded(options: argparse.Namespace, processes: Processes, scratch: P
 def report(summaries: list[dict[str, Any]]) -> str:
     lines = [
         "| mode | upstream | worker processes x slots | runs/s | vs 1 worker | p50 ms | p95 ms "
-        "| completed / errors |",
-        "|---|---:|---|---:|---:|---:|---:|---|",
+        "| CPU % web / workers | completed / errors |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|",
     ]
     baseline = {
         s["upstream_ms"]: s["median"]["runs_per_s"]
@@ -220,9 +223,13 @@ def report(summaries: list[dict[str, Any]]) -> str:
         shape = (
             f"{s['workers']} x {s['slots']}" if s["mode"] == "scale" else f"1 process, {s['slots']} threads"
         )
+        web_cpu = median.get("web_cpu_pct", median.get("patchbay_cpu_pct", ""))
+        workers_cpu = sum(value for key, value in median.items() if key.startswith("worker") and "cpu" in key)
+        cpu = f"{web_cpu} / {workers_cpu:.0f}" if s["mode"] == "scale" else f"{web_cpu}"
         lines.append(
             f"| {s['mode']} | {s['upstream_ms']} ms | {shape} | {median['runs_per_s']} | {growth} | "
-            f"{median['p50_ms']} | {median['p95_ms']} | {s['completed_total']} / {s['errors_total']} |"
+            f"{median['p50_ms']} | {median['p95_ms']} | {cpu} | "
+            f"{s['completed_total']} / {s['errors_total']} |"
         )
     embedded = [s["median"]["runs_per_s"] for s in summaries if s["mode"] == "embedded"]
     fast_scale = [
