@@ -76,9 +76,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def _watch(url: str, headers: dict[str, str], ready: Any, results: list[Any]) -> None:
+    """Collect (seq, arrival time) of every line until the final `run.status`; note if the socket closed
+    before it (then the missing lines count as dropped)."""
     import aiohttp
 
     arrivals: list[tuple[int, float]] = []
+    ended = "closed before the final status"
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(url, headers=headers, max_msg_size=0) as ws,
@@ -88,6 +91,7 @@ async def _watch(url: str, headers: dict[str, str], ready: Any, results: list[An
         ready.release()
         async for message in ws:
             if message.type != aiohttp.WSMsgType.TEXT:
+                ended = f"socket message {message.type.name} {message.data!r} before the final status"
                 break
             now = time.time()
             event = json.loads(message.data)
@@ -96,8 +100,9 @@ async def _watch(url: str, headers: dict[str, str], ready: Any, results: list[An
             elif event["type"] == "run.logs":
                 arrivals.extend((line["seq"], now) for line in event["lines"])
             elif event["type"] == "run.status" and event["status"] in TERMINAL:
+                ended = "final status"
                 break
-    results.append(arrivals)
+    results.append((arrivals, ended))
 
 
 def client_process(url: str, headers: dict[str, str], count: int, ready: Any, output: Any) -> None:
@@ -163,14 +168,18 @@ def write_lines(run_id: int, rate: float, seconds: float) -> dict[int, float]:
 
 
 def report(
-    committed: dict[int, float], results: list[list[tuple[int, float]]], clients: int, elapsed: float
+    committed: dict[int, float],
+    results: list[tuple[list[tuple[int, float]], str]],
+    clients: int,
+    elapsed: float,
 ) -> dict[str, Any]:
     expected = sorted(committed)
+    endings = [ended for _, ended in results]
     latencies: list[float] = []
     dropped = duplicated = out_of_order = 0
     first_commit = min(committed.values())
     last_arrival = first_commit
-    for arrivals in results:
+    for arrivals, _ in results:
         seqs = [seq for seq, _ in arrivals if seq in committed]
         unique = set(seqs)
         dropped += len(set(expected) - unique)
@@ -185,6 +194,7 @@ def report(
     return {
         "clients": clients,
         "clients_finished": len(results),
+        "clients_ended_early": sorted({ended for ended in endings if ended != "final status"}),
         "lines_written": len(expected),
         "write_rate_achieved": round(len(expected) / elapsed, 1),
         "deliveries": delivered,
@@ -276,7 +286,7 @@ def main() -> None:
         committed = write_lines(run_id, options.rate, options.seconds)
         elapsed = time.perf_counter() - started
 
-        results: list[list[tuple[int, float]]] = []
+        results: list[tuple[list[tuple[int, float]], str]] = []
         for _ in clients:
             results.extend(output.get(timeout=120))
         summary = report(committed, results, options.clients, elapsed)
