@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from runs.api.serializers import RunDetailSerializer, RunSerializer, StepSerializer
 from runs.models import Attempt, LogLine, Payload, Run, Step
 
 # Lowest level first: `?level=warning` returns warnings and errors.
@@ -56,67 +57,19 @@ class AttemptSerializer(serializers.ModelSerializer):
         ]
 
 
-class StepSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Step
-        fields = [
-            "id",
-            "shape_id",
-            "shape_name",
-            "shape_type",
-            "input_index",
-            "status",
-            "attempts",
-            "started_at",
-            "finished_at",
-            "next_attempt_at",
-            "http_status",
-            "outputs",
-            "error",
-        ]
-
-
-class StepDetailSerializer(StepSerializer):
+class StepWithAttemptsSerializer(StepSerializer):
     connector_attempts = AttemptSerializer(many=True, read_only=True)
 
     class Meta(StepSerializer.Meta):
         fields = [*StepSerializer.Meta.fields, "connector_attempts"]
+        read_only_fields = fields
 
 
-class RunSerializer(serializers.ModelSerializer):
-    flow_name = serializers.CharField(source="flow.name", read_only=True)
-    flow_version_number = serializers.IntegerField(source="flow_version.number", read_only=True)
+class RunHistoryDetailSerializer(RunDetailSerializer):
+    """The run detail of runs.api.serializers with each step's connector attempts and complete insights."""
 
-    class Meta:
-        model = Run
-        fields = [
-            "id",
-            "flow",
-            "flow_name",
-            "flow_version",
-            "flow_version_number",
-            "trigger",
-            "status",
-            "priority",
-            "attempt",
-            "retry_of",
-            "parent_run",
-            "queued_at",
-            "available_at",
-            "started_at",
-            "finished_at",
-            "stop_requested",
-            "error",
-            "has_warnings",
-        ]
-
-
-class RunDetailSerializer(RunSerializer):
-    steps = StepDetailSerializer(many=True, read_only=True)
+    steps = StepWithAttemptsSerializer(many=True, read_only=True)
     insights = serializers.SerializerMethodField()
-
-    class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "variables", "input_meta", "insights", "steps"]
 
     def get_insights(self, run: Run) -> dict[str, Any]:
         return run_insights(run)
@@ -242,7 +195,7 @@ def _parse_choice(name: str, raw: str, choices: list[str]) -> str:
 
 def filter_runs(params: Any) -> QuerySet[Run]:
     """Runs matching the query parameters of `GET /api/runs/`, newest first. Raises ApiError (400)."""
-    runs = Run.objects.select_related("flow", "flow_version").order_by("-id")
+    runs = Run.objects.select_related("flow", "flow_version", "created_by").order_by("-id")
     if raw := params.get("flow"):
         runs = runs.filter(flow_id=_parse_positive_int("flow", raw))
     if raw := params.get("status"):
@@ -286,12 +239,12 @@ class RunListView(generics.ListAPIView):
 class RunDetailView(generics.RetrieveAPIView):
     """One run with its steps, each connector step's attempts, and insights."""
 
-    serializer_class = RunDetailSerializer
+    serializer_class = RunHistoryDetailSerializer
     lookup_url_kwarg = "run_id"
 
     def get_queryset(self) -> QuerySet[Run]:
         steps = Step.objects.order_by("id").prefetch_related("connector_attempts")
-        return Run.objects.select_related("flow", "flow_version").prefetch_related(
+        return Run.objects.select_related("flow", "flow_version", "created_by").prefetch_related(
             Prefetch("steps", queryset=steps)
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from config import roles
-from runs.api.history import RunSerializer, StepSerializer
+from runs.api.serializers import RunSerializer, StepSerializer
 from runs.events import log_line_event
 from runs.models import LogLine, Run, Step
 from runs.services import run_status_event
@@ -35,7 +35,7 @@ def load_snapshot(run_id: int, *, after: int = 0) -> dict[str, Any] | None:
 
     None if the run was deleted in the meantime.
     """
-    run = Run.objects.select_related("flow", "flow_version").filter(pk=run_id).first()
+    run = Run.objects.select_related("flow", "flow_version", "created_by").filter(pk=run_id).first()
     if run is None:
         return None
     steps = Step.objects.filter(run_id=run_id).order_by("id")
