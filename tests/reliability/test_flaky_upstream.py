@@ -1,13 +1,13 @@
 """A flaky target API: 20 % HTTP 500, 10 % stalls past the timeout, 5 % connection resets (issue 7, test 3).
 
-The issue asks: every run ends exactly as the retry policy says, with attempt counts matching the log. The
-upstream here is a real HTTP server on 127.0.0.1 (a thread of this test). It decides every answer from a
-seeded random generator, 20 % / 10 % / 5 % / 65 % (500 / stall for twice the connector's timeout /
-close the connection with a TCP reset / 200), and records what it did per order. 120 runs of a flow whose
-connector step has `retries: 3` execute on four executor threads (the embedded executor's own iteration,
-`run_once`). DESIGN section 5: 5xx, read timeouts and resets retry the step, so each run must have made
-exactly min(first success, 4) calls, and succeeded iff one of them got a 200; the step's attempt count, its
-Attempt rows (status and outcome of each) and its "Attempt N:" log lines must all say the same.
+The issue asks: every run ends exactly as the retry policy says, with attempt counts matching the log.
+The upstream here is a real HTTP server on 127.0.0.1 (a thread of this test). It draws every answer from
+a random generator seeded with the order and call number: 65 % 200, 20 % 500, 10 % a stall for twice
+the connector's timeout, 5 % a TCP reset; and it records what it did per order. 120 runs of a flow whose
+connector step has `retries: 3` execute on four executor threads (the embedded executor's own
+iteration, `run_once`). DESIGN section 5: 5xx, read timeouts and resets retry the step, so each run must
+have made exactly min(first success, 4) calls, and succeeded iff one of them got a 200; the step's
+attempt count, its Attempt rows (status and outcome of each) and its "Attempt N:" log lines must agree.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ OK, ERROR, STALL, RESET = "ok", "500", "stall", "reset"
 class FlakyUpstream:
     """`GET /orders/<n>`: 65 % 200, 20 % 500, 10 % a stall of 2 x TIMEOUT, 5 % a TCP reset."""
 
-    def __init__(self, seed: int = 7) -> None:
-        self.random = random.Random(seed)
+    def __init__(self, seed: int = 1) -> None:
+        self.seed = seed
         self.answers: dict[int, list[str]] = defaultdict(list)
         self.lock = threading.Lock()
         upstream = self
@@ -53,7 +53,10 @@ class FlakyUpstream:
             def do_GET(self) -> None:
                 number = int(self.path.rstrip("/").rsplit("/", 1)[-1])
                 with upstream.lock:
-                    draw = upstream.random.random()
+                    # Drawn per (order, call number): the same faults whatever order the threads call in,
+                    # so with this seed some runs exhaust their retries (3 of 120) and most recover.
+                    calls = len(upstream.answers[number])
+                    draw = random.Random(f"{upstream.seed}:{number}:{calls}").random()
                     answer = OK if draw < 0.65 else ERROR if draw < 0.85 else STALL if draw < 0.95 else RESET
                     upstream.answers[number].append(answer)
                 if answer == RESET:
