@@ -13,6 +13,8 @@ import {
   nextConnectionAttributes,
   pasteFragment,
   removeShapes,
+  SHAPE_HEIGHT,
+  SHAPE_WIDTH,
   validateGraph,
 } from "./graph";
 import { autoLayout } from "./layout";
@@ -260,9 +262,9 @@ describe("fitViewport", () => {
     const graph: FlowGraph = { shapes: [shape({ id: "trigger", type: "trigger" })], connections: [] };
     const view = fitViewport(graph, 1000, 600);
     expect(view.zoom).toBe(1.2);
-    // The one 200 x 64 shape at (0, 0) ends up in the middle of the pane.
-    expect(view.x + 100 * view.zoom).toBeCloseTo(500);
-    expect(view.y + 32 * view.zoom).toBeCloseTo(300);
+    // The one shape at (0, 0) ends up in the middle of the pane.
+    expect(view.x + (SHAPE_WIDTH / 2) * view.zoom).toBeCloseTo(500);
+    expect(view.y + (SHAPE_HEIGHT / 2) * view.zoom).toBeCloseTo(300);
   });
 
   it("zooms out to fit a wide flow, not below the minimum", () => {
@@ -273,7 +275,7 @@ describe("fitViewport", () => {
       ],
       connections: [],
     };
-    expect(fitViewport(wide, 1000, 600).zoom).toBeCloseTo(1000 / (5000 * 1.2));
+    expect(fitViewport(wide, 1000, 600).zoom).toBeCloseTo(1000 / ((4800 + SHAPE_WIDTH) * 1.2));
     expect(fitViewport(wide, 100, 600).zoom).toBe(0.1);
     expect(fitViewport({ shapes: [], connections: [] }, 1000, 600)).toEqual({ x: 0, y: 0, zoom: 1 });
   });

@@ -458,8 +458,9 @@ export function pasteFragment(
   };
 }
 
-export const SHAPE_WIDTH = 200;
-export const SHAPE_HEIGHT = 64;
+/** The box a shape takes on the canvas (200 x 64 plus the 10 px padding of its node wrapper). */
+export const SHAPE_WIDTH = 220;
+export const SHAPE_HEIGHT = 84;
 
 export interface LayoutInput {
   nodes: { id: string; width: number; height: number }[];

@@ -11,7 +11,7 @@ import type { Flow, FlowVersion } from "../api/types";
 import { ShapeNodeComponent } from "../canvas/shape-node";
 import { formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { useRun } from "../hooks/use-run";
-import { connectionKind, fitViewport, validateGraph } from "../lib/graph";
+import { connectionKind, fitViewport, SHAPE_HEIGHT, SHAPE_WIDTH, validateGraph } from "../lib/graph";
 import { overlayFromSteps } from "../lib/overlay";
 import { graphKey, parseGraph } from "../lib/serialize";
 import type { ConnectionEdge, ShapeNode } from "../lib/serialize";
@@ -609,7 +609,10 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
         : { x: 400, y: 300 };
       const position = screenToFlowPosition(point);
       const offset = (store().nodes.length % 5) * 20;
-      store().addShape(type, { x: position.x - 100 + offset, y: position.y - 32 + offset });
+      store().addShape(type, {
+        x: position.x - SHAPE_WIDTH / 2 + offset,
+        y: position.y - SHAPE_HEIGHT / 2 + offset,
+      });
     },
     [screenToFlowPosition, store],
   );
@@ -620,7 +623,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     const type = event.dataTransfer.getData(DRAG_TYPE) || event.dataTransfer.getData("text/plain");
     if (!isShapeType(type)) return;
     const position = screenToFlowPosition({ x: event.clientX, y: event.clientY });
-    store().addShape(type, { x: position.x - 100, y: position.y - 32 });
+    store().addShape(type, { x: position.x - SHAPE_WIDTH / 2, y: position.y - SHAPE_HEIGHT / 2 });
   };
 
   // Keyboard shortcuts.
