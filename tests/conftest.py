@@ -11,7 +11,9 @@ from rest_framework.test import APIClient
 def _user(username: str, role: str | None) -> User:
     user = User.objects.create_user(username=username, password=f"{username}-password-1")
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush every table, the role groups of the migration included.
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
     return user
 
 
