@@ -153,6 +153,9 @@ export function FlowsPage(): ReactNode {
     const feed = new LiveSocket({
       path: () => "/ws/runs/",
       onState: setSocket,
+      onOpen: (_socket, reconnect) => {
+        if (reconnect) void load();
+      },
       onMessage: (message) => {
         if (message.type !== "run.status" || typeof message.run !== "number") return;
         const run = message.run;
@@ -178,7 +181,7 @@ export function FlowsPage(): ReactNode {
       },
     });
     return () => feed.close();
-  }, []);
+  }, [load]);
 
   const create = async (event: FormEvent): Promise<void> => {
     event.preventDefault();

@@ -33,6 +33,8 @@ export function RunsPage(): ReactNode {
   const [flows, setFlows] = useState<Flow[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [socket, setSocket] = useState<SocketState>("connecting");
+  // Bumped when the feed reconnects: statuses sent while it was down are read from the API again.
+  const [reloads, setReloads] = useState(0);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const flowsRef = useRef(flows);
@@ -63,12 +65,15 @@ export function RunsPage(): ReactNode {
         setError(errorMessage(e));
         setRuns([]);
       });
-  }, [filters]);
+  }, [filters, reloads]);
 
   useEffect(() => {
     const live = new LiveSocket({
       path: () => "/ws/runs/",
       onState: setSocket,
+      onOpen: (_socket, reconnect) => {
+        if (reconnect) setReloads((n) => n + 1);
+      },
       onMessage: (message) => {
         if (message.type !== "run.status" || typeof message.run !== "number") return;
         const id = message.run;
