@@ -20,9 +20,12 @@ from rest_framework.views import APIView
 from config.api_errors import ApiError
 from config.permissions import CanReadOnly
 from designer import services
+from designer.connection_check import check_connection
 from designer.graph import GraphError, shape_type_descriptions, validate_graph
 from designer.models import Connector, Endpoint, Flow, FlowVersion
 from designer.serializers import (
+    ConnectionTestRequestSerializer,
+    ConnectionTestResultSerializer,
     ConnectorSerializer,
     DraftSerializer,
     EndpointSerializer,
@@ -80,6 +83,30 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Connector) -> None:
         services.delete_connector(connector=instance)
+
+    @extend_schema(
+        request=ConnectionTestRequestSerializer,
+        responses={200: ConnectionTestResultSerializer, 400: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="test")
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Send one real request (an endpoint of this connector, or GET its base URL); report the answer."""
+        connector = self.get_object()
+        body = ConnectionTestRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        endpoint: Endpoint | None = None
+        endpoint_id = body.validated_data.get("endpoint")
+        if endpoint_id is not None:
+            endpoint = Endpoint.objects.filter(pk=endpoint_id, connector=connector).first()
+            if endpoint is None:
+                raise ApiError(
+                    "The endpoint does not belong to this connector.",
+                    [{"field": "endpoint", "message": f"No endpoint {endpoint_id} on this connector."}],
+                )
+        result = check_connection(
+            connector=connector, endpoint=endpoint, variables=body.validated_data.get("variables")
+        )
+        return Response(ConnectionTestResultSerializer(result.as_dict()).data)
 
 
 @extend_schema_view(

@@ -374,3 +374,18 @@ class ShapeTypeSerializer(serializers.Serializer):
     description = serializers.CharField()
     connection_attribute = serializers.CharField(allow_null=True)
     settings = serializers.DictField(help_text="JSON Schema of the shape's settings.")
+
+
+class ConnectionTestRequestSerializer(serializers.Serializer):
+    """Body of `POST /api/connectors/{id}/test/`: an endpoint of the connector (or none: GET the base URL)."""
+
+    endpoint = serializers.IntegerField(required=False, allow_null=True)
+    variables = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+
+class ConnectionTestResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="True for a 2xx answer.")
+    status = serializers.IntegerField(allow_null=True, help_text="HTTP status; null when none arrived.")
+    duration_ms = serializers.FloatField()
+    error = serializers.CharField(allow_null=True)
+    body_excerpt = serializers.CharField(allow_blank=True, help_text="The first 2000 characters.")
