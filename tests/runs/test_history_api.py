@@ -289,3 +289,34 @@ def test_history_is_read_only(editor_client: APIClient, orders: Any) -> None:
     run = make_run(*orders, trigger="manual")
     assert editor_client.delete(f"/api/runs/{run.pk}/").status_code == 405
     assert editor_client.post("/api/runs/", {}, format="json").status_code == 405
+
+
+def test_run_detail_returns_input_variables_and_final_payload_cut_to_64_kib(
+    viewer_client: APIClient, orders: Any
+) -> None:
+    long_input = "é" * 40_000  # 80,000 UTF-8 bytes
+    run = make_run(
+        *orders,
+        trigger="manual",
+        status="succeeded",
+        input_payload=long_input,
+        input_meta={"source": "upload", "filename": "orders.csv"},
+        variables={"order_id": "42", "blob": "v" * 70_000},
+        final_payload='{"done": true}',
+    )
+    detail = viewer_client.get(f"/api/runs/{run.pk}/").json()
+    assert detail["input_payload"] == "é" * 32_768
+    assert detail["input_payload_truncated"] is True
+    assert detail["input_meta"] == {"source": "upload", "filename": "orders.csv"}
+    assert detail["input_meta_truncated"] is False
+    assert detail["variables"] == {"order_id": "42", "blob": "v" * 65_536}
+    assert detail["variables_truncated"] is True
+    assert detail["final_payload"] == '{"done": true}'
+    assert detail["final_payload_truncated"] is False
+
+    empty = make_run(*orders, trigger="manual", status="queued")
+    detail = viewer_client.get(f"/api/runs/{empty.pk}/").json()
+    assert detail["input_payload"] is None
+    assert detail["final_payload"] is None
+    assert detail["input_payload_truncated"] is False
+    assert detail["final_payload_truncated"] is False
