@@ -183,9 +183,15 @@ export interface PayloadInfo {
 }
 
 export interface RunDetail extends RunSummary {
+  /** Strings are cut to 64 KiB; the `*_truncated` flag says whether that field was cut. */
   input_payload?: string | null;
+  input_payload_truncated?: boolean;
+  input_meta?: Record<string, string>;
+  input_meta_truncated?: boolean;
   variables?: Record<string, string>;
+  variables_truncated?: boolean;
   final_payload?: string | null;
+  final_payload_truncated?: boolean;
   steps?: Step[];
   insights?: Record<string, unknown>;
 }

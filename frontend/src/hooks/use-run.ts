@@ -61,7 +61,8 @@ export function useRun(runId: number | null): RunWatch {
       .get<RunDetail>(`/api/runs/${runId}/`)
       .then((detail) => {
         if (!live) return;
-        setRun((current) => current ?? detail);
+        // A snapshot may have arrived first: keep its live fields, take the payloads from the detail.
+        setRun((current) => (current ? { ...detail, ...current } : detail));
         setSteps((current) => (current.length > 0 ? current : (detail.steps ?? [])));
       })
       .catch((e: unknown) => {

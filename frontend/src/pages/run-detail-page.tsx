@@ -25,6 +25,12 @@ function JsonBlock({ value }: { value: unknown }): ReactNode {
   return <pre className="payload">{typeof value === "string" ? value : JSON.stringify(value, null, 2)}</pre>;
 }
 
+function TruncatedHint({ truncated }: { truncated: boolean | undefined }): ReactNode {
+  return truncated ? (
+    <div className="hint">Cut to the first 64 KiB; download the step payload for all of it.</div>
+  ) : null;
+}
+
 function AttemptView({ attempt }: { attempt: StepAttempt }): ReactNode {
   const response = (attempt.response ?? null) as Record<string, unknown> | null;
   return (
@@ -279,26 +285,37 @@ export function RunDetailPage(): ReactNode {
             </div>
           ) : null}
           <LogStream lines={logs} stepNames={stepNames} />
-          {run.input_payload !== undefined || run.final_payload !== undefined ? (
-            <div className="two-col">
-              {run.input_payload !== undefined ? (
-                <div>
-                  <h3>Input payload</h3>
-                  <PayloadView text={run.input_payload} label="Input payload" />
-                </div>
+          <h2>Payloads</h2>
+          <div className="two-col run-payloads">
+            <div>
+              <h3>Input payload</h3>
+              <PayloadView text={run.input_payload} label="Input payload" />
+              <TruncatedHint truncated={run.input_payload_truncated} />
+              {run.input_meta && Object.keys(run.input_meta).length > 0 ? (
+                <>
+                  <h4>Input meta</h4>
+                  <JsonBlock value={run.input_meta} />
+                  <TruncatedHint truncated={run.input_meta_truncated} />
+                </>
               ) : null}
-              {run.final_payload !== undefined ? (
-                <div>
-                  <h3>Final payload</h3>
-                  <PayloadView text={run.final_payload} label="Final payload" />
-                </div>
+              {run.variables && Object.keys(run.variables).length > 0 ? (
+                <>
+                  <h4>Variables</h4>
+                  <JsonBlock value={run.variables} />
+                  <TruncatedHint truncated={run.variables_truncated} />
+                </>
               ) : null}
             </div>
-          ) : (
-            <p className="hint">
-              The run's input is the trigger step's output payload: select the trigger step.
-            </p>
-          )}
+            <div>
+              <h3>Final payload</h3>
+              {run.final_payload === null && !TERMINAL_STATUSES.has(run.status) ? (
+                <div className="hint">Not finished yet.</div>
+              ) : (
+                <PayloadView text={run.final_payload} label="Final payload" />
+              )}
+              <TruncatedHint truncated={run.final_payload_truncated} />
+            </div>
+          </div>
         </section>
       </div>
     </div>
