@@ -15,6 +15,8 @@ export interface RunWatch {
   logs: LogLine[];
   truncated: boolean;
   socket: SocketState;
+  /** Why the server refused the live socket (not logged in, no permission, run not found), or null. */
+  refusal: string | null;
   error: string | null;
   reload: () => void;
 }
@@ -36,6 +38,7 @@ export function useRun(runId: number | null): RunWatch {
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [truncated, setTruncated] = useState(false);
   const [socketState, setSocketState] = useState<SocketState>("connecting");
+  const [refusal, setRefusal] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reloads, setReloads] = useState(0);
   const lastSeq = useRef(0);
@@ -44,6 +47,7 @@ export function useRun(runId: number | null): RunWatch {
     if (runId === null) return;
     let live = true;
     lastSeq.current = 0;
+    setRefusal(null);
     setRun(null);
     setSteps([]);
     setLogs([]);
@@ -72,6 +76,9 @@ export function useRun(runId: number | null): RunWatch {
       path: () => `/ws/runs/${runId}/${lastSeq.current > 0 ? `?after=${lastSeq.current}` : ""}`,
       onState: (state) => {
         if (live) setSocketState(state);
+      },
+      onRefused: (message) => {
+        if (live) setRefusal(message);
       },
       onOpen: (s, reconnect) => {
         if (reconnect) s.send({ type: "resume", after: lastSeq.current });
@@ -134,5 +141,14 @@ export function useRun(runId: number | null): RunWatch {
     };
   }, [runId, reloads]);
 
-  return { run, steps, logs, truncated, socket: socketState, error, reload: () => setReloads((n) => n + 1) };
+  return {
+    run,
+    steps,
+    logs,
+    truncated,
+    socket: socketState,
+    refusal,
+    error,
+    reload: () => setReloads((n) => n + 1),
+  };
 }

@@ -9,7 +9,7 @@ class FakeSocket {
   sent: unknown[] = [];
   onopen: (() => void) | null = null;
   onmessage: ((event: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((event?: { code: number }) => void) | null = null;
   readonly url: string;
 
   constructor(url: string) {
@@ -29,9 +29,9 @@ class FakeSocket {
   receive(message: unknown): void {
     this.onmessage?.({ data: JSON.stringify(message) });
   }
-  drop(): void {
+  drop(code = 1006): void {
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.({ code });
   }
 }
 
@@ -94,5 +94,38 @@ describe("LiveSocket", () => {
     expect(FakeSocket.instances).toHaveLength(2);
     vi.advanceTimersByTime(1);
     expect(FakeSocket.instances).toHaveLength(3);
+  });
+  it.each([
+    [4401, "not logged in"],
+    [4403, "no permission"],
+    [4404, "run was not found"],
+  ])("stops reconnecting when the server closes with %i and says why", (code, words) => {
+    const states: string[] = [];
+    const refusals: [string, number][] = [];
+    const socket = new LiveSocket({
+      path: () => "/ws/runs/9/",
+      onMessage: () => undefined,
+      onState: (state) => states.push(state),
+      onRefused: (message, closeCode) => refusals.push([message, closeCode]),
+    });
+    const first = FakeSocket.instances[0] as FakeSocket;
+    first.drop(code);
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(1);
+    expect(states).toEqual(["connecting", "refused"]);
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.[1]).toBe(code);
+    expect(refusals[0]?.[0]).toContain(words);
+    expect(socket.refusal).toBe(refusals[0]?.[0]);
+    socket.close();
+  });
+
+  it("still reconnects after an ordinary close", () => {
+    const socket = new LiveSocket({ path: () => "/ws/runs/", onMessage: () => undefined });
+    (FakeSocket.instances[0] as FakeSocket).drop(1011);
+    vi.advanceTimersByTime(500);
+    expect(FakeSocket.instances).toHaveLength(2);
+    expect(socket.refusal).toBeNull();
+    socket.close();
   });
 });

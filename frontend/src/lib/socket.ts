@@ -1,8 +1,16 @@
 /**
  * A websocket that reconnects with backoff. `onOpen` runs on every (re)connect so the caller can send
- * `{"type": "resume", "after": SEQ}`; messages are parsed JSON objects.
+ * `{"type": "resume", "after": SEQ}`; messages are parsed JSON objects. When the server refuses the
+ * connection for good (close codes 4401, 4403, 4404) it stops reconnecting and reports why.
  */
-export type SocketState = "connecting" | "open" | "closed";
+export type SocketState = "connecting" | "open" | "closed" | "refused";
+
+/** Close codes the server uses to refuse a socket; reconnecting would be refused again. */
+export const REFUSAL_MESSAGES: Readonly<Record<number, string>> = {
+  4401: "Live updates stopped: you are not logged in. Log in again and reload the page.",
+  4403: "Live updates stopped: you have no permission to watch this.",
+  4404: "Live updates stopped: the run was not found.",
+};
 
 export interface LiveSocketOptions {
   /** Read on every (re)connect, so it can carry `?after=SEQ`. */
@@ -10,6 +18,8 @@ export interface LiveSocketOptions {
   onMessage: (message: Record<string, unknown>) => void;
   onOpen?: (socket: LiveSocket, reconnect: boolean) => void;
   onState?: (state: SocketState) => void;
+  /** Called once when the server refuses the socket for good; no reconnect follows. */
+  onRefused?: (message: string, code: number) => void;
 }
 
 export class LiveSocket {
@@ -17,6 +27,8 @@ export class LiveSocket {
   private stopped = false;
   private attempts = 0;
   private opened = false;
+  /** Why the server refused the socket (then it no longer reconnects), or null. */
+  refusal: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly options: LiveSocketOptions;
 
@@ -58,8 +70,16 @@ export class LiveSocket {
         // A frame that is not JSON is not ours; ignore it.
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (event?: CloseEvent) => {
       if (this.socket !== socket) return;
+      const refusal = event ? REFUSAL_MESSAGES[event.code] : undefined;
+      if (refusal !== undefined && !this.stopped) {
+        this.stopped = true;
+        this.refusal = refusal;
+        this.options.onState?.("refused");
+        this.options.onRefused?.(refusal, event?.code ?? 0);
+        return;
+      }
       this.options.onState?.("closed");
       if (this.stopped) return;
       this.attempts += 1;

@@ -134,6 +134,7 @@ export function FlowsPage(): ReactNode {
   const [newName, setNewName] = useState("");
   const [filter, setFilter] = useState("");
   const [socket, setSocket] = useState<SocketState>("connecting");
+  const [refusal, setRefusal] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -153,6 +154,7 @@ export function FlowsPage(): ReactNode {
     const feed = new LiveSocket({
       path: () => "/ws/runs/",
       onState: setSocket,
+      onRefused: setRefusal,
       onOpen: (_socket, reconnect) => {
         if (reconnect) void load();
       },
@@ -205,7 +207,7 @@ export function FlowsPage(): ReactNode {
             title={`Live run status: ${socket}`}
             data-testid="flows-live"
           >
-            {socket === "open" ? "live" : "connecting…"}
+            {socket === "open" ? "live" : socket === "refused" ? "not live" : "connecting…"}
           </span>
         </h1>
         {canWrite ? (
@@ -222,6 +224,7 @@ export function FlowsPage(): ReactNode {
           </form>
         ) : null}
       </div>
+      {refusal ? <Notice kind="error">{refusal}</Notice> : null}
       {error ? (
         <Notice kind="error" onClose={() => setError(null)}>
           {error}

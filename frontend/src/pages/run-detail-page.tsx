@@ -156,7 +156,7 @@ export function RunDetailPage(): ReactNode {
   const id = Number(runId);
   const navigate = useNavigate();
   const canWrite = useCanWrite();
-  const { run, steps, logs, truncated, socket, error } = useRun(Number.isInteger(id) ? id : null);
+  const { run, steps, logs, truncated, socket, refusal, error } = useRun(Number.isInteger(id) ? id : null);
   const [selected, setSelected] = useState<number | null>(null);
   const [message, setMessage] = useState<{ kind: "error" | "success" | "info"; text: string } | null>(null);
   const stepNames = useMemo(() => new Map(steps.map((s) => [s.id, s.shape_name || s.shape_id])), [steps]);
@@ -178,10 +178,10 @@ export function RunDetailPage(): ReactNode {
     }
   };
 
-  if (error && !run) {
+  if ((error || refusal) && !run) {
     return (
       <div className="page">
-        <Notice kind="error">{error}</Notice>
+        <Notice kind="error">{error ?? refusal}</Notice>
         <Link to="/runs">Back to the runs</Link>
       </div>
     );
@@ -230,6 +230,7 @@ export function RunDetailPage(): ReactNode {
           </div>
         ) : null}
       </div>
+      {refusal ? <Notice kind="error">{refusal}</Notice> : null}
       {message ? (
         <Notice kind={message.kind} onClose={() => setMessage(null)}>
           {message.text}

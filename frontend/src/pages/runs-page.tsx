@@ -33,6 +33,7 @@ export function RunsPage(): ReactNode {
   const [flows, setFlows] = useState<Flow[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [socket, setSocket] = useState<SocketState>("connecting");
+  const [refusal, setRefusal] = useState<string | null>(null);
   // Bumped when the feed reconnects: statuses sent while it was down are read from the API again.
   const [reloads, setReloads] = useState(0);
   const filtersRef = useRef(filters);
@@ -71,6 +72,7 @@ export function RunsPage(): ReactNode {
     const live = new LiveSocket({
       path: () => "/ws/runs/",
       onState: setSocket,
+      onRefused: setRefusal,
       onOpen: (_socket, reconnect) => {
         if (reconnect) setReloads((n) => n + 1);
       },
@@ -123,7 +125,13 @@ export function RunsPage(): ReactNode {
       <div className="page-head">
         <h1>Runs</h1>
         <span className={`live-dot live-${socket}`} title={`Live updates: ${socket}`}>
-          {socket === "open" ? "live" : socket === "connecting" ? "connecting…" : "reconnecting…"}
+          {socket === "open"
+            ? "live"
+            : socket === "connecting"
+              ? "connecting…"
+              : socket === "refused"
+                ? "not live"
+                : "reconnecting…"}
         </span>
       </div>
       <div className="filters" role="search">
@@ -189,6 +197,7 @@ export function RunsPage(): ReactNode {
           </button>
         ) : null}
       </div>
+      {refusal ? <Notice kind="error">{refusal}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {runs === null ? (
         <Loading />
