@@ -26,6 +26,15 @@ STEP_WINDOW = dt.timedelta(minutes=5)
 
 
 class DatabaseCollector(Collector):
+    def describe(self) -> Iterator[Metric]:
+        # Without this the registry (auto_describe) would call collect(), querying the database as soon as
+        # this module is imported (the websocket consumers import it at ASGI start-up).
+        yield GaugeMetricFamily("patchbay_queue_depth", "", labels=["priority"])
+        yield GaugeMetricFamily("patchbay_queue_due", "")
+        yield CounterMetricFamily("patchbay_runs", "", labels=["status"])
+        yield GaugeMetricFamily("patchbay_steps_recent", "", labels=["shape_type", "status"])
+        yield GaugeMetricFamily("patchbay_step_latency_seconds", "", labels=["shape_type", "quantile"])
+
     def collect(self) -> Iterator[Metric]:
         from runs.models import Run, Step
 

@@ -39,6 +39,7 @@ from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from runs import events
+from runs.metrics import WEBSOCKET_WATCHERS
 from runs.models import Run
 from runs.websocket import state
 
@@ -62,6 +63,21 @@ async def _refusal_code(scope: dict[str, Any]) -> int | None:
 
 
 class _EventConsumer(AsyncJsonWebsocketConsumer):
+    # The `route` label of patchbay_websocket_watchers; a socket counts from its accepted connect (not a
+    # refused one, which is accepted only to carry its close code) until it disconnects.
+    watcher_route: str = ""
+    _watching: bool = False
+
+    def _start_watching(self) -> None:
+        if not self._watching:
+            self._watching = True
+            WEBSOCKET_WATCHERS.labels(route=self.watcher_route).inc()
+
+    def _stop_watching(self) -> None:
+        if self._watching:
+            self._watching = False
+            WEBSOCKET_WATCHERS.labels(route=self.watcher_route).dec()
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels (4.2+) closes stale database connections, a hop to the database thread, before every
         # handler. These handlers reach the database only through database_sync_to_async, which does that
@@ -98,6 +114,7 @@ class RunConsumer(_EventConsumer):
     a busy run then costs a browser (and the server) a frame per burst, not per line.
     """
 
+    watcher_route = "run"
     run_id: int
     group: str | None = None
     last_seq: int = 0
@@ -122,6 +139,7 @@ class RunConsumer(_EventConsumer):
         self.group = events.run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self._start_watching()
         self.batch_frames = self._query_param("batch") == "1"
         after = self._query_param("after")
         snapshot = await state.load_snapshot(self.run_id, after=int(after) if after.isdigit() else 0)
@@ -135,6 +153,7 @@ class RunConsumer(_EventConsumer):
         self._arm_tail_check()
 
     async def disconnect(self, code: int) -> None:
+        self._stop_watching()
         if self._tail_timer is not None:
             self._tail_timer.cancel()
             self._tail_timer = None
@@ -278,6 +297,7 @@ class RunConsumer(_EventConsumer):
 class RunsFeedConsumer(_EventConsumer):
     """`run.status` of every run, for the runs list and the canvas status overlay."""
 
+    watcher_route = "feed"
     joined: bool = False
 
     async def connect(self) -> None:
@@ -290,8 +310,10 @@ class RunsFeedConsumer(_EventConsumer):
         await self.channel_layer.group_add(events.RUNS_FEED_GROUP, self.channel_name)
         self.joined = True
         await self.accept()
+        self._start_watching()
 
     async def disconnect(self, code: int) -> None:
+        self._stop_watching()
         if self.joined:
             await self.channel_layer.group_discard(events.RUNS_FEED_GROUP, self.channel_name)
 

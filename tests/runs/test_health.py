@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-from django.test import override_settings
+import re
 
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.db import connections
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+
+from config.asgi import application
 from runs.executors.embedded import get_embedded_executor
 from runs.services import enqueue_run
 from tests.runs.conftest import shape
@@ -58,3 +67,45 @@ def test_metrics_report_queue_depth_by_priority_and_runs_by_status(client, make_
 def test_metrics_need_the_token_when_one_is_configured(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics").status_code == 200
+
+
+def _feed_watchers(client) -> float:
+    text = client.get("/metrics").content.decode()
+    found = re.search(r'^patchbay_websocket_watchers\{route="feed"\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_metrics_count_open_feed_websockets(client, viewer_user: User) -> None:
+    token = await database_sync_to_async(lambda: Token.objects.get_or_create(user=viewer_user)[0].key)()
+    scrape = sync_to_async(lambda: client.get("/metrics").content.decode())
+    before = await sync_to_async(_feed_watchers)(client)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/runs/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+            (b"authorization", f"Token {token}".encode()),
+        ],
+    )
+    try:
+        connected, _ = await communicator.connect(timeout=30)
+        assert connected
+        assert f'patchbay_websocket_watchers{{route="feed"}} {before + 1:.1f}' in await scrape()
+    finally:
+        await communicator.disconnect()
+    assert f'patchbay_websocket_watchers{{route="feed"}} {before:.1f}' in await scrape()
+    await database_sync_to_async(connections.close_all)()
+
+
+async def test_refused_feed_websockets_are_not_counted(client) -> None:
+    before = await sync_to_async(_feed_watchers)(client)
+    communicator = WebsocketCommunicator(
+        application, "/ws/runs/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
+    await communicator.connect(timeout=30)
+    assert await communicator.receive_output(timeout=30) == {"type": "websocket.close", "code": 4401}
+    assert await sync_to_async(_feed_watchers)(client) == before
+    await communicator.disconnect()
+    assert await sync_to_async(_feed_watchers)(client) == before
+    await database_sync_to_async(connections.close_all)()
