@@ -12,25 +12,6 @@ from jmespath.exceptions import JMESPathError
 
 from runs.templating import parse_payload
 
-OPERATORS = (
-    "equals",
-    "not_equals",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "ends_with",
-    "greater_than",
-    "greater_or_equal",
-    "less_than",
-    "less_or_equal",
-    "in",
-    "matches",
-    "exists",
-    "not_exists",
-    "is_empty",
-    "is_not_empty",
-)
-
 
 class ConditionError(Exception):
     """A condition is malformed (unknown operator, bad JMESPath or regular expression)."""
