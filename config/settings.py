@@ -109,6 +109,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+    # A pool of connections per process (psycopg's, through Django 5.1+): opening a PostgreSQL connection
+    # costs a backend process, and web requests, webhook calls and Celery tasks would otherwise open one
+    # each (CONN_MAX_AGE stays 0, as Django requires with a pool and recommends under ASGI). Off under
+    # tests by default, where test databases are created and dropped around open connections.
+    DB_POOL_SIZE = env_int("PATCHBAY_DB_POOL_SIZE", 0 if TESTING else 20)
+    if DB_POOL_SIZE > 0:
+        # Django checks each connection as the pool hands it out, so one the server dropped (a restart,
+        # pg_terminate_backend) is replaced rather than used.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": 30,
+        }
 # The process id in the test database names lets several test sessions run side by side on one checkout.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
