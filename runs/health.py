@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,15 +24,32 @@ def _check_database() -> str:
     return "ok"
 
 
+async def _channel_round_trip(layer: Any, timeout: float = 3.0) -> None:
+    """Send a message to a fresh channel and receive it. The receive starts first and the send repeats:
+    the Redis pub/sub layer subscribes on the first receive and drops what was published before that."""
+    loop = asyncio.get_running_loop()
+    channel = await layer.new_channel("healthz.")
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            await layer.send(channel, {"type": "healthz"})
+            done, _ = await asyncio.wait({receiving}, timeout=0.1)
+            if done:
+                if receiving.result().get("type") != "healthz":
+                    raise RuntimeError("the channel layer returned another message")
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"no message came back through the channel layer within {timeout:.0f} s")
+    finally:
+        receiving.cancel()
+
+
 def _check_channel_layer() -> str:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
-    channel = f"healthz.{uuid.uuid4().hex}"
-    async_to_sync(layer.send)(channel, {"type": "healthz"})
-    message = async_to_sync(layer.receive)(channel)
-    if message.get("type") != "healthz":
-        raise RuntimeError("the channel layer returned another message")
+    async_to_sync(_channel_round_trip)(layer)
     return "ok"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -109,3 +110,25 @@ async def test_refused_feed_websockets_are_not_counted(client) -> None:
     await communicator.disconnect()
     assert await sync_to_async(_feed_watchers)(client) == before
     await database_sync_to_async(connections.close_all)()
+
+
+REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not REDIS_URL, reason="PATCHBAY_TEST_REDIS_URL is unset: no Redis channel layer to check")
+def test_healthz_checks_the_redis_pub_sub_channel_layer_without_hanging(client, settings):
+    # The pub/sub layer drops what is published before its first receive subscribes: a naive
+    # send-then-receive round trip hangs forever here.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    response = client.get("/healthz")
+    assert response.json()["checks"]["channel_layer"] == {
+        "ok": True,
+        "detail": "ok",
+        "ms": response.json()["checks"]["channel_layer"]["ms"],
+    }
