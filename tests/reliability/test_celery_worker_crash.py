@@ -1,8 +1,8 @@
-"""kill -9 a Celery worker mid-run, five times during 300 runs (issue 7, fault test 1).
+"""kill -9 a Celery worker mid-run, five times during 500 runs (issue 7, fault test 1).
 
 The issue asks: every run reaches a terminal state, none is lost or finished twice, every run's log is
 complete and gap-free. This test starts a real `celery -A config worker` process (thread pool, four runs
-at a time, 10 s leases) against the test's PostgreSQL database and Redis, queues 300 runs of a four-step
+at a time, 10 s leases) against the test's PostgreSQL database and Redis, queues 500 runs of a four-step
 flow whose connector step calls a local upstream that counts its calls, and SIGKILLs the worker five
 times while runs are executing, starting a replacement each time. The test process plays Celery beat: it
 sends the run sweep (`runs.tasks.sweep_runs`) about once a second, which re-queues the runs whose worker
@@ -38,7 +38,7 @@ ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backe
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.timeout(300),
+    pytest.mark.timeout(600),
     pytest.mark.skipif(not REDIS_URL, reason="PATCHBAY_TEST_REDIS_URL is unset: no Redis for Celery"),
     pytest.mark.skipif(
         not ON_POSTGRES, reason="needs PostgreSQL for the worker processes: runs in the PostgreSQL pass"
@@ -46,7 +46,7 @@ pytestmark = [
 ]
 
 # The issue says 500 runs; 300 keep this test near 90 s on the shared 2-core machine (500 took 175 s).
-RUNS = 300
+RUNS = 500
 KILLS = 5
 WORKER_ENV = {"PATCHBAY_LEASE_SECONDS": "10", "PATCHBAY_RETRY_DELAY": "0.1"}
 

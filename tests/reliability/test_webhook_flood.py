@@ -3,9 +3,8 @@
 The issue asks: 200 concurrent webhook posts for 30 s, no 5xx, every accepted webhook has its run. This
 test starts the ASGI server (`manage.py runserver --noreload`, daphne, embedded executor executing the
 runs meanwhile) against the test database and keeps 200 POSTs in flight to a flow's webhook (immediate
-reply) for 10 s, the duration scaled down from 30 s to fit the folder's time budget on this 2-core
-machine. Every answer must be 200 with a run id (no 5xx, no dropped connection), every run id must exist
-as a run of that flow with the posted body as its input, and the flow must have no run nobody was told of.
+reply) for 30 s. Every answer must be 200 with a run id (no 5xx, no dropped connection), every run id must
+exist as a run of that flow with the posted body as its input, and the flow must have no run nobody was told of.
 """
 
 from __future__ import annotations
@@ -23,10 +22,10 @@ from runs.models import Run
 from tests.reliability.processes import children, free_port, start_server, wait_for_port
 from tests.runs.conftest import shape
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 CONCURRENCY = 200
-SECONDS = 10.0
+SECONDS = 30.0
 
 
 async def flood(url: str) -> tuple[dict[int, int], Counter[str]]:
