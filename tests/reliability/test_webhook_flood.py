@@ -3,8 +3,9 @@
 The issue asks: 200 concurrent webhook posts for 30 s, no 5xx, every accepted webhook has its run. This
 test starts the ASGI server (`manage.py runserver --noreload`, daphne, embedded executor executing the
 runs meanwhile) against the test database and keeps 200 POSTs in flight to a flow's webhook (immediate
-reply) for 30 s. Every answer must be 200 with a run id (no 5xx, no dropped connection), every run id must
-exist as a run of that flow with the posted body as its input, and the flow must have no run nobody was told of.
+reply) for 30 s. Every answer must be 200 with a run id (no 5xx, no dropped connection), every run id
+must exist as a run of that flow with the posted body as its input, and the flow must have no run nobody
+was told of.
 """
 
 from __future__ import annotations
