@@ -14,24 +14,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from kombu import pools as kombu_pools
 
-from config.celery import app as celery_app
 from designer.services import create_flow, deploy_flow
 from runs import services
 from runs.models import Run, Step
 from runs.tasks import execute_run, sweep_runs
+from tests.reliability.processes import celery_sending_to, child_env
 
 REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "")
 
@@ -46,55 +42,18 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 
 
-def database_url_of_this_test() -> str:
-    """A PATCHBAY_DATABASE_URL for the database this test process is using right now."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    user = quote(database.get("USER") or "")
-    password = quote(database.get("PASSWORD") or "")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = database["HOST"] or "127.0.0.1"
-    return f"postgres://{credentials}{host}:{database['PORT'] or 5432}/{database['NAME']}"
-
-
-def reset_broker_connections() -> None:
-    """Drop the Celery app's cached broker connections so that a changed broker_url takes effect."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    # kombu keeps producer pools in a registry of its own, keyed by connection.
-    kombu_pools.reset()
-
-
 @pytest.fixture
 def celery_queue() -> Iterator[str]:
     """Point this process's Celery app at Redis and a queue of its own, and restore it afterwards."""
-    queue = f"patchbay-test-{uuid.uuid4().hex[:12]}"
-    saved = {
-        "broker_url": celery_app.conf.broker_url,
-        "task_default_queue": celery_app.conf.task_default_queue,
-    }
-    celery_app.conf.update(broker_url=REDIS_URL, task_default_queue=queue)
-    reset_broker_connections()
-    try:
+    with celery_sending_to(REDIS_URL) as queue:
         yield queue
-    finally:
-        reset_broker_connections()
-        celery_app.conf.update(**saved)
 
 
 @pytest.fixture
 def celery_worker(celery_queue: str, settings: Any) -> Iterator[subprocess.Popen]:
     settings.PATCHBAY_EXECUTOR = "celery"
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"PYTEST_VERSION", "PATCHBAY_TEST_ON_POSTGRES", "PYTEST_CURRENT_TEST"}
-    }
-    environment.update(
-        PATCHBAY_DATABASE_URL=database_url_of_this_test(),
+    environment = child_env(
+        PATCHBAY_LOG_LEVEL=os.environ.get("PATCHBAY_LOG_LEVEL", "INFO"),
         PATCHBAY_REDIS_URL=REDIS_URL,
         PATCHBAY_EXECUTOR="celery",
         PATCHBAY_CELERY_QUEUE=celery_queue,

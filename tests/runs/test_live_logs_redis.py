@@ -25,11 +25,11 @@ from config import roles
 from config.asgi import application
 from runs.models import LogLine, Run
 from runs.tasks import execute_run
+from tests.reliability.processes import database_url_of_this_test
 from tests.runs.test_celery_executor import (  # noqa: F401 (fixtures)
     REPO,
     celery_queue,
     celery_worker,
-    database_url_of_this_test,
 )
 from tests.runs.test_websocket import start_engine_run
 
