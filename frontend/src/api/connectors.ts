@@ -1,0 +1,41 @@
+/** The connector and endpoint resources, and the connection test. Secrets are write-only. */
+import { api, getAll } from "./client";
+import type { Connector, Endpoint } from "./types";
+
+export type ConnectorInput = Omit<Connector, "id" | "secrets_set" | "secret_names"> & Record<string, unknown>;
+export type EndpointDraft = Omit<Endpoint, "id"> & { id?: number };
+
+export const listConnectors = (): Promise<Connector[]> => getAll<Connector>("/api/connectors/");
+
+/** Create (no id) or replace connector `id`; `body` may carry the secret of its auth type. */
+export const saveConnector = (id: number | null, body: ConnectorInput): Promise<Connector> =>
+  id !== null
+    ? api.put<Connector>(`/api/connectors/${id}/`, body)
+    : api.post<Connector>("/api/connectors/", body);
+
+export const deleteConnector = (id: number): Promise<unknown> => api.delete(`/api/connectors/${id}/`);
+
+export const listEndpoints = (connectorId: number): Promise<Endpoint[]> =>
+  getAll<Endpoint>(`/api/endpoints/?connector=${connectorId}`);
+
+export const saveEndpoint = (draft: EndpointDraft): Promise<Endpoint> =>
+  draft.id
+    ? api.put<Endpoint>(`/api/endpoints/${draft.id}/`, draft)
+    : api.post<Endpoint>("/api/endpoints/", draft);
+
+export const deleteEndpoint = (id: number): Promise<unknown> => api.delete(`/api/endpoints/${id}/`);
+
+/** The answer of `POST /api/connectors/{id}/test/`. */
+export interface ConnectionTestResult {
+  ok: boolean;
+  status: number | null;
+  duration_ms: number;
+  error: string | null;
+  body_excerpt: string;
+}
+
+export const testConnection = (
+  connectorId: number,
+  request: { endpoint: number | null; variables: Record<string, string> },
+): Promise<ConnectionTestResult> =>
+  api.post<ConnectionTestResult>(`/api/connectors/${connectorId}/test/`, request);

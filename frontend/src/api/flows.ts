@@ -1,0 +1,60 @@
+/** The flow resource: settings, the draft graph, versions, deploy / validate and starting a run. */
+import { api, ApiError } from "./client";
+import type { Flow, FlowVersion } from "./types";
+import type { FlowGraph, GraphError } from "../shapes/types";
+
+/** `GET/PUT /api/flows/{id}/draft/` and `POST .../versions/{n}/restore/`: the graph plus its known problems. */
+export interface DraftBody {
+  shapes: unknown[];
+  connections: unknown[];
+  errors?: GraphError[];
+  updated_at?: string;
+}
+
+export type FlowSettings = Pick<Flow, "description" | "variables" | "max_run_retries">;
+
+export const getFlow = (flowId: number): Promise<Flow> => api.get<Flow>(`/api/flows/${flowId}/`);
+
+export const updateFlow = (flowId: number, settings: Partial<FlowSettings>): Promise<Flow> =>
+  api.patch<Flow>(`/api/flows/${flowId}/`, settings);
+
+export const getDraft = (flowId: number): Promise<DraftBody> =>
+  api.get<DraftBody>(`/api/flows/${flowId}/draft/`);
+
+export const putDraft = (flowId: number, graph: FlowGraph): Promise<DraftBody> =>
+  api.put<DraftBody>(`/api/flows/${flowId}/draft/`, graph);
+
+export const deployFlow = (flowId: number): Promise<{ version: number }> =>
+  api.post<{ version: number }>(`/api/flows/${flowId}/deploy/`, {});
+
+export const validateFlow = (flowId: number, graph: FlowGraph): Promise<unknown> =>
+  api.post(`/api/flows/${flowId}/validate/`, graph);
+
+export const listFlowVersions = (flowId: number): Promise<FlowVersion[]> =>
+  api.get<FlowVersion[]>(`/api/flows/${flowId}/versions/`);
+
+export const restoreFlowVersion = (flowId: number, number: number): Promise<DraftBody> =>
+  api.post<DraftBody>(`/api/flows/${flowId}/versions/${number}/restore/`);
+
+export interface StartRunInput {
+  payload?: string | null;
+  variables?: Record<string, string>;
+}
+
+export const startFlowRun = (flowId: number, input: StartRunInput): Promise<{ id: number }> => {
+  const body: Record<string, unknown> = { variables: input.variables ?? {} };
+  if (input.payload !== null && input.payload !== undefined) body.payload = input.payload;
+  return api.post<{ id: number }>(`/api/flows/${flowId}/runs/`, body);
+};
+
+/** The shape-level errors of a refused deploy, validate or save (`{"shape", "setting", "message"}` items). */
+export function graphErrorsOf(error: unknown): GraphError[] {
+  if (!(error instanceof ApiError)) return [];
+  return error.errors
+    .filter((e) => "shape" in e || "setting" in e)
+    .map((e) => ({
+      shape: (e.shape as string | null) ?? null,
+      setting: (e.setting as string | null) ?? null,
+      message: e.message,
+    }));
+}

@@ -1,0 +1,96 @@
+/** Running from the designer: the "Run with payload" dialog and the dock with the live run log. */
+import { useEffect, useRef, useState } from "react";
+import type { ReactNode } from "react";
+import { Link } from "react-router";
+import { StatusPill } from "../../components/ui";
+import { useRun } from "../../hooks/use-run";
+import { overlayFromSteps } from "../../lib/overlay";
+import { KeyValueEditor } from "../../shapes/fields";
+import { useDesigner } from "../../store/designer";
+
+export function RunDialog({
+  onRun,
+  onClose,
+}: {
+  onRun: (payload: string | null, variables: Record<string, string>) => void;
+  onClose: () => void;
+}): ReactNode {
+  const [payload, setPayload] = useState("");
+  const [variables, setVariables] = useState<Record<string, string>>({});
+  return (
+    <div className="modal-backdrop" role="presentation" onClick={onClose}>
+      <div className="modal" role="dialog" aria-label="Run with payload" onClick={(e) => e.stopPropagation()}>
+        <h2>Run with a payload</h2>
+        <div className="field">
+          <label htmlFor="run-payload">Input payload</label>
+          <textarea
+            id="run-payload"
+            className="mono"
+            rows={8}
+            value={payload}
+            placeholder='{"order_id": 42}'
+            onChange={(e) => setPayload(e.target.value)}
+          />
+        </div>
+        <KeyValueEditor
+          label="Variables"
+          value={variables}
+          onChange={setVariables}
+          valuePlaceholder="value"
+        />
+        <div className="modal-actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="primary"
+            onClick={() => onRun(payload === "" ? null : payload, variables)}
+          >
+            Start run
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+/** Watches run `runId` over its websocket, paints its step statuses on the canvas and tails its log. */
+export function RunDock({ runId, onClose }: { runId: number; onClose: () => void }): ReactNode {
+  const { run, steps, logs } = useRun(runId);
+  const setOverlay = useDesigner((s) => s.setOverlay);
+  useEffect(() => {
+    setOverlay(runId, overlayFromSteps(steps));
+  }, [runId, steps, setOverlay]);
+  const end = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: "nearest" });
+  }, [logs.length]);
+  return (
+    <div className="run-drawer" data-testid="run-drawer">
+      <div className="drawer-head">
+        <strong>
+          Run <Link to={`/runs/${runId}`}>#{runId}</Link>
+        </strong>
+        <StatusPill status={run?.status} />
+        <span className="hint">
+          {steps.length} steps · {logs.length} log lines
+        </span>
+        <button type="button" className="icon-button" aria-label="Close run" onClick={onClose}>
+          ×
+        </button>
+      </div>
+      <div className="log mini-log" data-testid="designer-log">
+        {logs.length === 0 ? <div className="hint">Waiting for log lines…</div> : null}
+        {logs.slice(-200).map((line) => (
+          <div key={line.seq} className={`log-line level-${line.level}`}>
+            <span className="log-seq">{line.seq}</span>
+            <span className="log-level">{line.level}</span>
+            <span className="log-message">{line.message}</span>
+          </div>
+        ))}
+        <div ref={end} />
+      </div>
+    </div>
+  );
+}

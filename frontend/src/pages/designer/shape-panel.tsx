@@ -1,0 +1,123 @@
+/** The settings of the selected shape (its kind's panel from the registry) or of the selected connection. */
+import { memo } from "react";
+import type { ReactNode } from "react";
+import { connectionKind } from "../../lib/graph";
+import { SHAPES } from "../../shapes";
+import type { Lookups } from "../../shapes";
+import type { GraphError, Shape } from "../../shapes/types";
+import { useDesigner } from "../../store/designer";
+
+export const ShapePanel = memo(function ShapePanel({
+  shape,
+  errors,
+  lookups,
+  readOnly,
+}: {
+  shape: Shape;
+  errors: GraphError[];
+  lookups: Lookups;
+  readOnly: boolean;
+}): ReactNode {
+  const updateShape = useDesigner((s) => s.updateShape);
+  const definition = SHAPES[shape.type];
+  const Panel = definition.Panel as (props: {
+    shape: Shape;
+    onChange: (settings: Shape["settings"]) => void;
+    errors: GraphError[];
+    readOnly: boolean;
+    lookups: Lookups;
+  }) => ReactNode;
+  const general = errors.filter((e) => e.setting === null);
+  return (
+    <div className="settings" data-testid="shape-panel" data-shape-id={shape.id}>
+      <div className="panel-title">
+        <span className="shape-badge small" style={{ ["--accent" as string]: definition.color }} aria-hidden>
+          {definition.icon}
+        </span>
+        {definition.label} <code className="hint">{shape.id}</code>
+      </div>
+      <div className="field">
+        <label htmlFor="shape-name">Name</label>
+        <input
+          id="shape-name"
+          value={shape.name}
+          readOnly={readOnly}
+          onChange={(e) => updateShape(shape.id, { name: e.target.value })}
+        />
+      </div>
+      {general.map((e) => (
+        <div key={e.message} className="field-error" role="alert">
+          {e.message}
+        </div>
+      ))}
+      <Panel
+        shape={shape}
+        errors={errors}
+        lookups={lookups}
+        readOnly={readOnly}
+        onChange={(settings) => updateShape(shape.id, { settings })}
+      />
+    </div>
+  );
+});
+
+export function ConnectionPanel({ edgeId, readOnly }: { edgeId: string; readOnly: boolean }): ReactNode {
+  const edge = useDesigner((s) => s.edges.find((e) => e.id === edgeId));
+  const source = useDesigner((s) => s.nodes.find((n) => n.id === edge?.source)?.data.shape);
+  const updateConnection = useDesigner((s) => s.updateConnection);
+  if (!edge || !source) return null;
+  const kind = connectionKind(source.type);
+  return (
+    <div className="settings" data-testid="connection-panel">
+      <div className="panel-title">
+        Connection {edge.source} → {edge.target}
+      </div>
+      {kind === "plain" ? (
+        <p className="hint">This connection carries no label. Press Delete to remove it.</p>
+      ) : null}
+      {kind === "order" ? (
+        <div className="field">
+          <label htmlFor="edge-order">Branch order</label>
+          <select
+            id="edge-order"
+            value={edge.data?.order ?? 1}
+            disabled={readOnly}
+            onChange={(e) => updateConnection(edge.id, { order: Number(e.target.value) })}
+          >
+            {[1, 2, 3, 4, 5, 6].map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
+      {kind === "label" ? (
+        <div className="field">
+          <label htmlFor="edge-label">{source.type === "try_catch" ? "Path" : "Route"}</label>
+          <select
+            id="edge-label"
+            value={edge.data?.label ?? ""}
+            disabled={readOnly}
+            onChange={(e) => updateConnection(edge.id, { label: e.target.value })}
+          >
+            <option value="">(none)</option>
+            {(source.type === "try_catch"
+              ? ["try", "catch"]
+              : source.type === "route"
+                ? source.settings.routes.map((r) => r.label)
+                : []
+            ).map((label) => (
+              <option key={label} value={label}>
+                {label}
+              </option>
+            ))}
+          </select>
+          {source.type === "route" && source.settings.routes.length === 0 ? (
+            <div className="hint">Add routes in the route shape's settings first.</div>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}

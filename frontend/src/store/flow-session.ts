@@ -1,0 +1,239 @@
+/**
+ * The designer's persistence: the open flow's settings, loading and autosaving its draft, deploy, validate,
+ * version restore and starting a run. Components call these actions; none of them talks HTTP itself.
+ *
+ * The canvas elements live in `useDesigner`; this store reads the graph from there and writes back the
+ * server's validation errors. Both stores are shared by every designer visit, so every answer that comes back
+ * is dropped when the designer meanwhile opened another flow.
+ */
+import { create } from "zustand";
+import { ApiError, errorMessage } from "../api/client";
+import {
+  deployFlow,
+  getDraft,
+  getFlow,
+  graphErrorsOf,
+  putDraft,
+  restoreFlowVersion,
+  startFlowRun,
+  updateFlow,
+  validateFlow,
+} from "../api/flows";
+import type { FlowSettings } from "../api/flows";
+import type { Flow } from "../api/types";
+import { fitViewport, validateGraph } from "../lib/graph";
+import { graphKey, parseGraph } from "../lib/serialize";
+import { useSession } from "../session";
+import { useDesigner } from "./designer";
+import { useResources } from "./resources";
+
+export type SaveState = "saved" | "saving" | "unsaved" | "error";
+
+export interface DesignerMessage {
+  kind: "error" | "info" | "success";
+  text: string;
+}
+
+export interface Viewport {
+  x: number;
+  y: number;
+  zoom: number;
+}
+
+export interface FlowSessionState {
+  flowId: number | null;
+  flow: Flow | null;
+  loaded: boolean;
+  loadError: string | null;
+  /** The fitted view the canvas opens at (computed from the draft before the first paint). */
+  initialViewport: Viewport;
+  saveState: SaveState;
+  message: DesignerMessage | null;
+  /** The run shown in the run dock and painted on the canvas. */
+  runId: number | null;
+
+  /** Load flow `flowId` and its draft into the canvas; `pane` is the canvas size the view is fitted to.
+   * Returns a function that drops the answers (call it when the designer unmounts). */
+  open: (flowId: number, pane: { width: number; height: number }) => () => void;
+  /** Save the draft now unless it is unchanged (waits for a save in flight first). */
+  save: () => Promise<void>;
+  /** The canvas changed: the autosave is pending. */
+  markUnsaved: () => void;
+  deploy: () => Promise<void>;
+  validate: () => Promise<void>;
+  startRun: (payload: string | null, variables: Record<string, string>) => Promise<void>;
+  /** Save the flow's settings; resolves to the line to show under the form. */
+  saveSettings: (settings: FlowSettings) => Promise<string>;
+  restoreVersion: (number: number) => Promise<void>;
+  closeRun: () => void;
+  setMessage: (message: DesignerMessage | null) => void;
+}
+
+const canWrite = (): boolean => useSession.getState().me.can_write;
+const canvas = useDesigner.getState;
+
+export const useFlowSession = create<FlowSessionState>()((set, get) => {
+  let saving: Promise<void> | null = null;
+  let openCount = 0;
+
+  /** Still the flow this action started for (the user may have navigated on meanwhile). */
+  const current = (flowId: number): boolean => get().flowId === flowId && canvas().flowId === flowId;
+
+  return {
+    flowId: null,
+    flow: null,
+    loaded: false,
+    loadError: null,
+    initialViewport: { x: 0, y: 0, zoom: 1 },
+    saveState: "saved",
+    message: null,
+    runId: null,
+
+    open: (flowId, pane) => {
+      openCount += 1;
+      const ticket = openCount;
+      set({
+        flowId,
+        flow: null,
+        loaded: false,
+        loadError: null,
+        saveState: "saved",
+        message: null,
+        runId: null,
+      });
+      Promise.all([getFlow(flowId), getDraft(flowId)])
+        .then(([flow, draft]) => {
+          if (ticket !== openCount) return;
+          const graph = parseGraph(draft);
+          canvas().load(flowId, graph);
+          canvas().setErrors(draft.errors ?? []);
+          set({ flow, loaded: true, initialViewport: fitViewport(graph, pane.width, pane.height) });
+          // Reference data for the panels comes second, so the draft is not queued behind it.
+          void useResources.getState().load();
+        })
+        .catch((e: unknown) => {
+          if (ticket === openCount) set({ loadError: errorMessage(e) });
+        });
+      return () => {
+        if (ticket === openCount) openCount += 1;
+      };
+    },
+
+    save: async () => {
+      const { flowId } = get();
+      // The canvas store is shared: only save while it still holds this flow, and take the graph now.
+      if (flowId === null || !canWrite() || canvas().flowId !== flowId) return;
+      const graph = canvas().graph();
+      if (saving) await saving;
+      if (canvas().flowId === flowId && graphKey(graph) === canvas().savedKey) {
+        if (get().flowId === flowId) set({ saveState: "saved" });
+        return;
+      }
+      set({ saveState: "saving" });
+      const pending = putDraft(flowId, graph)
+        .then((body) => {
+          if (canvas().flowId !== flowId) return;
+          canvas().markSaved(graph);
+          canvas().setErrors(body.errors ?? []);
+          set({ saveState: graphKey(canvas().graph()) === graphKey(graph) ? "saved" : "unsaved" });
+        })
+        .catch((e: unknown) => {
+          set({ saveState: "error" });
+          const graphErrors = graphErrorsOf(e);
+          if (graphErrors.length > 0) canvas().setErrors(graphErrors);
+          set({ message: { kind: "error", text: `Could not save the draft: ${errorMessage(e)}` } });
+        })
+        .finally(() => {
+          saving = null;
+        });
+      saving = pending;
+      await pending;
+    },
+
+    markUnsaved: () => set({ saveState: "unsaved" }),
+
+    deploy: async () => {
+      const { flowId } = get();
+      if (flowId === null) return;
+      await get().save();
+      const local = validateGraph(canvas().graph());
+      try {
+        const result = await deployFlow(flowId);
+        canvas().setErrors([]);
+        set({ message: { kind: "success", text: `Deployed version ${result.version}.` } });
+        const flow = await getFlow(flowId);
+        if (current(flowId)) set({ flow });
+      } catch (e) {
+        const graphErrors = graphErrorsOf(e);
+        canvas().setErrors(graphErrors.length > 0 ? graphErrors : local);
+        set({
+          message: {
+            kind: "error",
+            text: `Deploy refused: ${e instanceof ApiError ? e.message : errorMessage(e)} See the marked shapes.`,
+          },
+        });
+      }
+    },
+
+    validate: async () => {
+      const { flowId } = get();
+      if (flowId === null) return;
+      await get().save();
+      try {
+        await validateFlow(flowId, canvas().graph());
+        canvas().setErrors([]);
+        set({ message: { kind: "success", text: "The flow is valid." } });
+      } catch (e) {
+        const graphErrors = graphErrorsOf(e);
+        canvas().setErrors(graphErrors);
+        set({
+          message: {
+            kind: "error",
+            text: `${graphErrors.length || "Some"} problem(s) found. See the marked shapes.`,
+          },
+        });
+      }
+    },
+
+    startRun: async (payload, variables) => {
+      const { flowId } = get();
+      if (flowId === null) return;
+      try {
+        const run = await startFlowRun(flowId, { payload, variables });
+        canvas().setOverlay(run.id, {});
+        set({ runId: run.id, message: { kind: "info", text: `Run #${run.id} queued.` } });
+      } catch (e) {
+        set({ message: { kind: "error", text: `Could not start a run: ${errorMessage(e)}` } });
+      }
+    },
+
+    saveSettings: async (settings) => {
+      const { flowId } = get();
+      if (flowId === null) return "";
+      try {
+        const flow = await updateFlow(flowId, settings);
+        if (get().flowId === flowId) set({ flow });
+        return "Flow settings saved.";
+      } catch (e) {
+        return errorMessage(e);
+      }
+    },
+
+    restoreVersion: async (number) => {
+      const { flowId } = get();
+      if (flowId === null) return;
+      const body = await restoreFlowVersion(flowId, number);
+      if (get().flowId !== flowId) return;
+      canvas().load(flowId, parseGraph(body));
+      canvas().setErrors(body.errors ?? []);
+      set({ message: { kind: "success", text: `Version ${number} restored as the draft.` } });
+    },
+
+    closeRun: () => {
+      set({ runId: null });
+      canvas().setOverlay(null, {});
+    },
+
+    setMessage: (message) => set({ message }),
+  };
+});
