@@ -72,6 +72,9 @@ class Run(models.Model):
             models.Index(fields=["flow", "status"], name="run_flow_status"),
             models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
         ]
+        # At most one retry of a run, whoever asks (the API, bulk actions, response code 2): concurrent
+        # requests race on this constraint, not on a read-then-write (runs/retries.py).
+        constraints = [models.UniqueConstraint(fields=["retry_of"], name="one_retry_per_run")]
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.flow_id} ({self.status})"

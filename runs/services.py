@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from runs.events import emit_run_event
 from runs.logs import write_log
 from runs.models import LogLine, Run, Step, WorkItem
 from runs.payloads import storable_text
+from runs.signals import run_finished
 
 MANUAL_TRIGGERS = (Run.Trigger.MANUAL, Run.Trigger.API)
 MANUAL_PRIORITY = 0
@@ -166,15 +168,22 @@ def enqueue_run(
 
 
 def queue_run_attempt(
-    *, run: Run, delay_seconds: float, user: Any = None, priority: int | None = None
+    *,
+    run: Run,
+    delay_seconds: float,
+    user: Any = None,
+    priority: int | None = None,
+    flow_version: FlowVersion | None = None,
 ) -> Run:
-    """Queue the next attempt of `run`: same flow version, input and variables, attempt + 1, `retry_of`.
+    """Queue the next attempt of `run`: same flow version (unless `flow_version` is given), input and
+    variables, attempt + 1, `retry_of`.
 
-    Used by manual retries and by response code 2. Side effects as `enqueue_run`.
+    Used by manual retries (runs/retries.py) and by response code 2. Side effects as `enqueue_run`; raises
+    IntegrityError when `run` already has a retry (constraint `one_retry_per_run`).
     """
     return _create_run(
         flow=run.flow,
-        flow_version=run.flow_version,
+        flow_version=flow_version or run.flow_version,
         trigger=Run.Trigger.RETRY,
         payload=run.input_payload,
         meta=run.input_meta,
@@ -302,25 +311,12 @@ def requeue_expired_leases(*, now: datetime | None = None) -> int:
 RETRYABLE_STATUSES = (Run.Status.FAILED, Run.Status.STOPPED, Run.Status.PARTIAL_SUCCESS)
 
 
-def retry_run(*, run: Run, user: Any = None) -> Run:
-    """Manually retry a finished failed, stopped or partially successful run.
+def retry_run(*, run: Run, user: Any = None, start_from: str = "start", version: str = "original") -> Run:
+    """Manually retry a finished failed, stopped or partially successful run (`runs.retries.retry_run`)."""
+    # Imported here: runs.retries builds on this module.
+    from runs.retries import retry_run as retry_finished_run
 
-    Queues a new run of the same flow version with the same input and variables, attempt + 1, linked by
-    `retry_of`, ahead of the queue (priority 0). Refuses (`RunRefused`) a run that has not finished or
-    succeeded, and a disabled flow. Side effects as `enqueue_run`.
-    """
-    run.refresh_from_db()
-    if run.status not in RETRYABLE_STATUSES:
-        raise RunRefused(f"Run {run.pk} is {run.status}; only failed, stopped or partial runs can be retried")
-    if not run.flow.enabled:
-        raise RunRefused(f"Flow '{run.flow.name}' is disabled.")
-    retry = queue_run_attempt(run=run, delay_seconds=0.0, user=user, priority=MANUAL_PRIORITY)
-    write_log(
-        run=run,
-        level=LogLine.Level.INFO,
-        message=f"Retried manually as run {retry.pk}" + (f" by {user}" if user is not None else ""),
-    )
-    return retry
+    return retry_finished_run(run=run, start_from=start_from, version=version, user=user)
 
 
 def stop_run(*, run: Run, user: Any = None) -> Run:
@@ -348,6 +344,7 @@ def stop_run(*, run: Run, user: Any = None) -> Run:
             run.refresh_from_db()
             write_log(run=run, level=LogLine.Level.WARNING, message=f"Run stopped{who}")
             emit_run_event(run.pk, run_status_event(run))
+            transaction.on_commit(partial(run_finished.send, sender=Run, run=run))
             return run
         requested = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(stop_requested=True)
         run.refresh_from_db()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from runs.payloads import (
     store_payload,
 )
 from runs.services import UNFINISHED_STEP_STATUSES, backoff_delay, queue_run_attempt, run_status_event
+from runs.signals import run_finished
 from runs.templating import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -531,13 +533,16 @@ class Runner:
                 final_payload=final_payload,
                 insights=insights,
                 error=error[:10000],
-                checkpoint={},
+                # A failed run keeps its last checkpoint (state and work items, the failed one included):
+                # a retry from the failed step starts from it (runs/retries.py).
+                checkpoint=self.state if status == Run.Status.FAILED else {},
                 lease_owner="",
                 lease_expires_at=None,
             )
             if not updated:
                 raise LeaseLost
-            WorkItem.objects.filter(run=self.run).delete()
+            if status != Run.Status.FAILED:
+                WorkItem.objects.filter(run=self.run).delete()
             if status in (Run.Status.FAILED, Run.Status.STOPPED):
                 Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
                     status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
@@ -553,6 +558,7 @@ class Runner:
             emit_run_event(self.run.pk, run_status_event(self.run))
             if retry_run:
                 self._queue_run_retry()
+            transaction.on_commit(partial(run_finished.send, sender=Run, run=self.run))
 
     def _queue_run_retry(self) -> None:
         flow = self.run.flow
