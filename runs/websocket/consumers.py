@@ -41,7 +41,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from runs import events
 from runs.metrics import WEBSOCKET_WATCHERS
 from runs.models import Run
-from runs.websocket import state
+from runs.websocket import frames, state
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _encoded_line(line: dict[str, Any]) -> str:
     if text is None:
         if len(_encoded_lines) >= _ENCODED_LINES_MAX:
             _encoded_lines.clear()
-        text = _encoded_lines[key] = json.dumps(line)
+        text = _encoded_lines[key] = json.dumps(frames.bounded_line(line))
     return text
 
 
@@ -148,7 +148,7 @@ class RunConsumer(_EventConsumer):
             return
         self.last_seq = snapshot["last_seq"]
         self.last_status = snapshot["run"]["status"]
-        await self.send_json(snapshot)
+        await self.send(text_data=frames.encoded_snapshot(snapshot))
         # Events that arrived while the snapshot was read may have overflowed this channel.
         self._arm_tail_check()
 
@@ -241,9 +241,11 @@ class RunConsumer(_EventConsumer):
     async def _send_lines(self, lines: list[dict[str, Any]]) -> None:
         texts = [_encoded_line(line) for line in lines]
         if self.batch_frames and len(texts) > 1:
-            await self.send(
-                text_data=f'{{"type": "run.logs", "run": {self.run_id}, "lines": [{", ".join(texts)}]}}'
-            )
+            # Several frames when the lines together pass the frame limit (each line is within it).
+            for group in frames.groups_within_limit(texts):
+                await self.send(
+                    text_data=f'{{"type": "run.logs", "run": {self.run_id}, "lines": [{", ".join(group)}]}}'
+                )
             return
         for text in texts:
             await self.send(text_data=text)
@@ -279,7 +281,7 @@ class RunConsumer(_EventConsumer):
         self._arm_tail_check()
 
     async def run_step(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        await self.send_json(frames.bounded_event(event, run_id=self.run_id))
         self._arm_tail_check()
 
     async def run_status(self, event: dict[str, Any]) -> None:
@@ -291,7 +293,7 @@ class RunConsumer(_EventConsumer):
 
     async def _send_status(self, event: dict[str, Any]) -> None:
         self.last_status = event.get("status")
-        await self.send_json(event)
+        await self.send_json(frames.bounded_event(event, run_id=self.run_id))
 
 
 class RunsFeedConsumer(_EventConsumer):
@@ -321,4 +323,4 @@ class RunsFeedConsumer(_EventConsumer):
         await self.send_json({"type": "error", "detail": "The runs feed takes no messages."})
 
     async def run_status(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        await self.send_json(frames.bounded_event(event, run_id=event.get("run")))
