@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from designer.graph.specs import (
     AnyValue,
@@ -140,6 +141,16 @@ def _is_five_field_cron(expression: str) -> bool:
     return len(expression.split()) == 5 and croniter.is_valid(expression)
 
 
+def cron_can_fire(expression: str) -> bool:
+    """Whether a valid cron expression matches any time at all (`0 0 31 2 *` never does). croniter looks a
+    few years ahead, which covers every leap day and every weekday / month-day combination."""
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
+
+
 def _trigger_rules(settings: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if settings["kind"] == "schedule":
@@ -153,6 +164,10 @@ def _trigger_rules(settings: dict[str, Any]) -> list[Problem]:
                     f"cron.{index}",
                     f"'{expression}' is not a valid 5-field cron expression (minute hour day month weekday).",
                 )
+            )
+        elif not cron_can_fire(expression):
+            problems.append(
+                (f"cron.{index}", f"'{expression}' can never fire: no date matches its day and month.")
             )
     return problems
 

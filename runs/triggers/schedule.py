@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,13 +25,26 @@ from runs.triggers.flows import trigger_settings
 logger = logging.getLogger(__name__)
 
 
+# Expressions already reported as unusable: the scheduler runs every second and says so once per process,
+# not once per tick (deploy refuses them; a version deployed before that check may still hold one).
+_reported: set[str] = set()
+
+
 def latest_due_time(expression: str, now: datetime) -> datetime | None:
-    """The latest time at or before `now` that `expression` matches; None for an invalid expression."""
+    """The latest time at or before `now` that `expression` matches; None for an invalid expression or one
+    that can never fire (`0 0 31 2 *`)."""
+    if expression in _reported:
+        return None
     try:
         # croniter's get_prev is strictly before its start; a due time equal to now counts as due.
         start = now + timedelta(microseconds=1)
         return croniter(expression, start).get_prev(datetime)
+    except CroniterBadDateError:
+        _reported.add(expression)
+        logger.warning("Ignoring cron expression %r: it can never fire (no date matches it)", expression)
+        return None
     except (ValueError, KeyError) as error:
+        _reported.add(expression)
         logger.warning("Ignoring invalid cron expression %r: %s", expression, error)
         return None
 
