@@ -327,6 +327,14 @@ class StepAttemptsView(generics.ListAPIView):
         return Attempt.objects.filter(step=step).order_by("number", "id")
 
 
+def header_value(value: Any) -> str:
+    """`value` as one header line: payload meta comes from upstreams and scripts, and a CR or LF in it would
+    split the header (Django refuses such a header with an error, a 500)."""
+    if value is None:
+        return ""
+    return " ".join(str(value).split()).strip()
+
+
 class PayloadDownloadView(APIView):
     """A payload body as a file download, whether it is stored in the database or in file storage."""
 
@@ -337,7 +345,7 @@ class PayloadDownloadView(APIView):
             raise ApiError("Payload not found.", status_code=404)
         step_part = f"-step-{payload.step_id}" if payload.step_id else ""
         filename = f"run-{payload.run_id}{step_part}-{payload.direction}-{payload.index}.txt"
-        content_type = str((payload.meta or {}).get("content_type") or "text/plain; charset=utf-8")
+        content_type = header_value((payload.meta or {}).get("content_type")) or "text/plain; charset=utf-8"
         if payload.file:
             try:
                 handle = payload.file.open("rb")
