@@ -3,8 +3,8 @@
  * copy / paste, removal and the auto-layout input. No React, no network: unit-tested in graph.test.ts.
  */
 import type { Connection, FlowGraph, GraphError, Shape, ShapeType } from "../shapes/types";
-import { UNARY_OPERATORS } from "../shapes/types";
-import { defaultSettings } from "../shapes/defaults";
+import { SHAPES } from "../shapes";
+import type { ShapeDefinition } from "../shapes";
 
 export const MAX_BRANCHES = 6;
 
@@ -29,26 +29,8 @@ export function newShapeId(type: ShapeType, existing: Iterable<string>): string 
   }
 }
 
-const DEFAULT_NAMES: Record<ShapeType, string> = {
-  trigger: "Trigger",
-  connector: "Connector",
-  script: "Script",
-  map: "Map",
-  filter: "Filter",
-  route: "Route",
-  branch: "Branch",
-  split: "Split",
-  flow_control: "Flow control",
-  set_variables: "Set variables",
-  notify: "Notify",
-  run_flow: "Run flow",
-  manual_payload: "Manual payload",
-  assert: "Assert",
-  try_catch: "Try / catch",
-};
-
 export function defaultShapeName(type: ShapeType): string {
-  return DEFAULT_NAMES[type];
+  return SHAPES[type].label;
 }
 
 export function createShape(
@@ -59,9 +41,9 @@ export function createShape(
   return {
     id: newShapeId(type, existing),
     type,
-    name: DEFAULT_NAMES[type],
+    name: SHAPES[type].label,
     position: { x: Math.round(position.x), y: Math.round(position.y) },
-    settings: defaultSettings(type),
+    settings: SHAPES[type].defaults(),
   } as Shape;
 }
 
@@ -144,111 +126,13 @@ function adjacency(graph: FlowGraph): Map<string, string[]> {
   return map;
 }
 
-function isBlank(value: unknown): boolean {
-  return value === null || value === undefined || (typeof value === "string" && value.trim() === "");
-}
-
+/** The problems the shape's own kind finds in its settings (`validate` of its registry entry). */
 function settingErrors(shape: Shape): GraphError[] {
   const errors: GraphError[] = [];
-  const need = (setting: string, message: string): void => {
+  const definition = SHAPES[shape.type] as ShapeDefinition<Shape["type"]>;
+  definition.validate?.(shape.settings, (setting, message) => {
     errors.push({ shape: shape.id, setting, message });
-  };
-  const checkConditions = (
-    conditions: { path: string; operator: string; value?: unknown }[],
-    prefix: string,
-  ) => {
-    conditions.forEach((condition, index) => {
-      if (isBlank(condition.path)) need(`${prefix}[${index}].path`, "Every condition needs a path.");
-      if (
-        condition.operator === "in" &&
-        !Array.isArray(condition.value) &&
-        !UNARY_OPERATORS.has(condition.operator)
-      ) {
-        need(`${prefix}[${index}].value`, "The 'in' operator needs a list of values.");
-      }
-    });
-  };
-  switch (shape.type) {
-    case "trigger":
-      if (shape.settings.kind === "schedule") {
-        const cron = shape.settings.cron.filter((line) => line.trim() !== "");
-        if (cron.length === 0) need("cron", "A schedule trigger needs at least one cron expression.");
-        for (const line of cron) {
-          if (line.trim().split(/\s+/).length !== 5)
-            need("cron", `"${line}" is not a 5-field cron expression.`);
-        }
-      }
-      break;
-    case "connector":
-      if (isBlank(shape.settings.connector)) need("connector", "Choose a connector.");
-      if (isBlank(shape.settings.endpoint)) need("endpoint", "Choose an endpoint.");
-      if (shape.settings.retries < 0 || shape.settings.retries > 10)
-        need("retries", "Retries must be 0 to 10.");
-      if (shape.settings.max_pages < 1 || shape.settings.max_pages > 1000) {
-        need("max_pages", "Max pages must be 1 to 1000.");
-      }
-      break;
-    case "script":
-      if (isBlank(shape.settings.script)) need("script", "Choose a script.");
-      break;
-    case "map":
-      if (shape.settings.mappings.length === 0) need("mappings", "Add at least one mapping.");
-      shape.settings.mappings.forEach((mapping, index) => {
-        if (isBlank(mapping.source)) need(`mappings[${index}].source`, "Every mapping needs a source path.");
-        if (isBlank(mapping.target)) need(`mappings[${index}].target`, "Every mapping needs a target field.");
-        if (mapping.transform === "script" && isBlank(mapping.script)) {
-          need(`mappings[${index}].script`, "A script transform needs a script.");
-        }
-      });
-      break;
-    case "filter":
-    case "assert":
-      if (shape.settings.conditions.length === 0) need("conditions", "Add at least one condition.");
-      checkConditions(shape.settings.conditions, "conditions");
-      break;
-    case "route": {
-      const seen = new Set<string>();
-      shape.settings.routes.forEach((route, index) => {
-        if (isBlank(route.label)) need(`routes[${index}].label`, "Every route needs a label.");
-        else if (seen.has(route.label))
-          need(`routes[${index}].label`, `The label "${route.label}" is used twice.`);
-        seen.add(route.label);
-        checkConditions(route.conditions, `routes[${index}].conditions`);
-      });
-      break;
-    }
-    case "split":
-      if (shape.settings.format === "xml" && isBlank(shape.settings.element)) {
-        need("element", "Splitting XML needs an element tag name.");
-      }
-      break;
-    case "flow_control":
-      if (!Number.isInteger(shape.settings.size) || shape.settings.size < 1 || shape.settings.size > 10000) {
-        need("size", "Batch size must be a whole number from 1 to 10000.");
-      }
-      break;
-    case "set_variables":
-      if (shape.settings.variables.length === 0) need("variables", "Add at least one variable.");
-      shape.settings.variables.forEach((variable, index) => {
-        if (isBlank(variable.name)) need(`variables[${index}].name`, "Every variable needs a name.");
-      });
-      break;
-    case "notify":
-      if (isBlank(shape.settings.message)) need("message", "Write the message to log.");
-      if (shape.settings.email && shape.settings.email.to.length === 0) {
-        need("email", "Email notifications need at least one address.");
-      }
-      break;
-    case "run_flow":
-      if (isBlank(shape.settings.flow)) need("flow", "Choose the flow to run.");
-      break;
-    case "manual_payload":
-      if (isBlank(shape.settings.payload)) need("payload", "Write the payload.");
-      break;
-    case "branch":
-    case "try_catch":
-      break;
-  }
+  });
   return errors;
 }
 

@@ -4,7 +4,7 @@
  * between that graph and the @xyflow/react nodes and edges the canvas renders.
  */
 import type { Edge, Node } from "@xyflow/react";
-import { defaultSettings } from "../shapes/defaults";
+import { SHAPES } from "../shapes";
 import type { Connection, FlowGraph, GraphError, Shape } from "../shapes/types";
 import { isShapeType } from "../shapes/types";
 import { connectionCaption } from "./graph";
@@ -40,7 +40,7 @@ export function parseGraph(raw: unknown): FlowGraph {
     if (typeof id !== "string" || id === "") throw new GraphParseError(`Shape ${index + 1} has no id.`);
     if (!isShapeType(type)) throw new GraphParseError(`Shape ${id} has an unknown type ${String(type)}.`);
     const pos = isRecord(position) ? position : {};
-    const base = defaultSettings(type) as Record<string, unknown>;
+    const base = SHAPES[type].defaults() as Record<string, unknown>;
     const given = isRecord(settings) ? settings : {};
     // The trigger's settings depend on its kind: do not mix defaults of another kind in.
     const merged: Record<string, unknown> =

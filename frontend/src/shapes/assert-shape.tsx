@@ -1,6 +1,14 @@
 import type { ReactNode } from "react";
+import type { Condition, Match } from "./types";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { ConditionsEditor, errorsFor, TextField } from "./fields";
+import { checkConditions, defaultCondition } from "./rules";
+
+export interface AssertSettings {
+  conditions: Condition[];
+  match: Match;
+  message: string;
+}
 
 function AssertPanel({ shape, onChange, errors, readOnly }: PanelProps<"assert">): ReactNode {
   const s = shape.settings;
@@ -33,4 +41,9 @@ export const assertShape: ShapeDefinition<"assert"> = {
   icon: "!",
   summary: (s) => `Require ${s.match} of ${s.conditions.length}`,
   Panel: AssertPanel,
+  defaults: () => ({ conditions: [defaultCondition()], match: "all", message: "" }),
+  validate: (s, problem) => {
+    if (s.conditions.length === 0) problem("conditions", "Add at least one condition.");
+    checkConditions(s.conditions, "conditions", problem);
+  },
 };

@@ -1,6 +1,8 @@
 import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 
+export type BranchSettings = Record<string, never>;
+
 function BranchPanel(_props: PanelProps<"branch">): ReactNode {
   return (
     <p className="hint">
@@ -18,4 +20,5 @@ export const branchShape: ShapeDefinition<"branch"> = {
   icon: "☰",
   summary: () => "Sequential paths",
   Panel: BranchPanel,
+  defaults: () => ({}),
 };

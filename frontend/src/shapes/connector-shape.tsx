@@ -4,6 +4,19 @@ import type { PanelProps, ShapeDefinition } from "./definition";
 import { nameOf } from "./definition";
 import { errorsFor, KeyValueEditor, NumberField, SelectField } from "./fields";
 import { ScriptPicker } from "./script-picker";
+import { isBlank } from "./rules";
+
+export interface ConnectorSettings {
+  connector: number | null;
+  endpoint: number | null;
+  variables: Record<string, string>;
+  timeout: number | null;
+  retries: number;
+  retry_delay: number | null;
+  response_script: number | null;
+  response_script_version: number | null;
+  max_pages: number;
+}
 
 /** Variable names an endpoint's templates use (`[[variables.order_id]]`). */
 export function endpointVariables(endpoint: Endpoint | undefined): string[] {
@@ -131,4 +144,21 @@ export const connectorShape: ShapeDefinition<"connector"> = {
     return `${nameOf(l.connectors, s.connector)}${endpoint ? ` · ${endpoint.method} ${endpoint.name}` : ""}`;
   },
   Panel: ConnectorPanel,
+  defaults: () => ({
+    connector: null,
+    endpoint: null,
+    variables: {},
+    timeout: null,
+    retries: 0,
+    retry_delay: null,
+    response_script: null,
+    response_script_version: null,
+    max_pages: 100,
+  }),
+  validate: (s, problem) => {
+    if (isBlank(s.connector)) problem("connector", "Choose a connector.");
+    if (isBlank(s.endpoint)) problem("endpoint", "Choose an endpoint.");
+    if (s.retries < 0 || s.retries > 10) problem("retries", "Retries must be 0 to 10.");
+    if (s.max_pages < 1 || s.max_pages > 1000) problem("max_pages", "Max pages must be 1 to 1000.");
+  },
 };

@@ -1,5 +1,6 @@
 import type { ComponentType } from "react";
 import type { Connector, Endpoint, Flow, Script } from "../api/types";
+import type { Problem } from "./rules";
 import type { GraphError, SettingsByType, ShapeOf, ShapeType } from "./types";
 
 /** What a panel and a summary may look things up in. */
@@ -19,8 +20,13 @@ export interface PanelProps<T extends ShapeType> {
   lookups: Lookups;
 }
 
+/**
+ * Everything the app knows about one shape kind, kept in its `<kind>-shape.tsx` file: how it looks, its
+ * settings panel, the settings a new shape starts with and the checks the canvas runs before a deploy.
+ */
 export interface ShapeDefinition<T extends ShapeType> {
   type: T;
+  /** Shown in the palette and the panel title; also the name a new shape of this kind gets. */
   label: string;
   description: string;
   /** Accent colour of the shape on the canvas and in the palette. */
@@ -29,6 +35,11 @@ export interface ShapeDefinition<T extends ShapeType> {
   icon: string;
   summary: (settings: SettingsByType[T], lookups: Lookups) => string;
   Panel: ComponentType<PanelProps<T>>;
+  /** Settings a freshly dropped shape starts with (required ones left empty for the user to fill in). */
+  defaults: () => SettingsByType[T];
+  /** The client-side checks of the settings (the server's rules for required settings and ranges); report
+   * each problem with the setting path it is about. Absent: the settings cannot be wrong. */
+  validate?: (settings: SettingsByType[T], problem: Problem) => void;
 }
 
 export function nameOf(items: { id: number; name: string }[], id: number | null | undefined): string {

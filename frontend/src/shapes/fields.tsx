@@ -3,7 +3,7 @@ import { useId } from "react";
 import type { ReactNode } from "react";
 import type { Condition, GraphError, Match, Operator } from "./types";
 import { OPERATORS, UNARY_OPERATORS } from "./types";
-import { defaultCondition } from "./defaults";
+import { defaultCondition } from "./rules";
 
 /** Errors that name `setting` or one of its items (`setting[0].path`). */
 export function errorsFor(errors: GraphError[], setting: string): string[] {

@@ -1,6 +1,14 @@
 import type { ReactNode } from "react";
+import type { Condition, Match } from "./types";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { CheckboxField, ConditionsEditor, errorsFor } from "./fields";
+import { checkConditions, defaultCondition } from "./rules";
+
+export interface FilterSettings {
+  conditions: Condition[];
+  match: Match;
+  keep_matching: boolean;
+}
 
 function FilterPanel({ shape, onChange, errors, readOnly }: PanelProps<"filter">): ReactNode {
   const s = shape.settings;
@@ -32,4 +40,9 @@ export const filterShape: ShapeDefinition<"filter"> = {
   icon: "▼",
   summary: (s) => `${s.keep_matching ? "Keep" : "Drop"} ${s.match} of ${s.conditions.length}`,
   Panel: FilterPanel,
+  defaults: () => ({ conditions: [defaultCondition()], match: "all", keep_matching: true }),
+  validate: (s, problem) => {
+    if (s.conditions.length === 0) problem("conditions", "Add at least one condition.");
+    checkConditions(s.conditions, "conditions", problem);
+  },
 };

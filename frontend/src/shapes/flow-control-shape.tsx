@@ -2,6 +2,11 @@ import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { errorsFor, NumberField, TextField } from "./fields";
 
+export interface FlowControlSettings {
+  size: number;
+  path: string;
+}
+
 function FlowControlPanel({ shape, onChange, errors, readOnly }: PanelProps<"flow_control">): ReactNode {
   const s = shape.settings;
   return (
@@ -36,4 +41,10 @@ export const flowControlShape: ShapeDefinition<"flow_control"> = {
   icon: "▦",
   summary: (s) => `Batches of ${s.size}`,
   Panel: FlowControlPanel,
+  defaults: () => ({ size: 100, path: "@" }),
+  validate: (s, problem) => {
+    if (!Number.isInteger(s.size) || s.size < 1 || s.size > 10000) {
+      problem("size", "Batch size must be a whole number from 1 to 10000.");
+    }
+  },
 };

@@ -1,6 +1,12 @@
 import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { errorsFor, KeyValueEditor, TextField } from "./fields";
+import { isBlank } from "./rules";
+
+export interface ManualPayloadSettings {
+  payload: string;
+  meta: Record<string, string>;
+}
 
 function ManualPayloadPanel({ shape, onChange, errors, readOnly }: PanelProps<"manual_payload">): ReactNode {
   const s = shape.settings;
@@ -35,4 +41,8 @@ export const manualPayloadShape: ShapeDefinition<"manual_payload"> = {
   icon: "✎",
   summary: (s) => (s.payload ? s.payload.replace(/\s+/g, " ").slice(0, 40) : "Empty payload"),
   Panel: ManualPayloadPanel,
+  defaults: () => ({ payload: "", meta: {} }),
+  validate: (s, problem) => {
+    if (isBlank(s.payload)) problem("payload", "Write the payload.");
+  },
 };

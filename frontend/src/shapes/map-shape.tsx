@@ -2,8 +2,37 @@ import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { errorsFor, SelectField } from "./fields";
 import { ScriptPicker } from "./script-picker";
-import type { Mapping, Transform } from "./types";
-import { TRANSFORMS } from "./types";
+import { isBlank } from "./rules";
+
+export const TRANSFORMS = [
+  "none",
+  "upper",
+  "lower",
+  "trim",
+  "string",
+  "number",
+  "integer",
+  "boolean",
+  "length",
+  "json",
+  "script",
+] as const;
+
+export type Transform = (typeof TRANSFORMS)[number];
+
+export interface Mapping {
+  source: string;
+  target: string;
+  transform: Transform;
+  default?: unknown;
+  script?: number | null;
+  version?: number | null;
+}
+
+export interface MapSettings {
+  mappings: Mapping[];
+  output: "new" | "merge";
+}
 
 function MapPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"map">): ReactNode {
   const s = shape.settings;
@@ -129,4 +158,16 @@ export const mapShape: ShapeDefinition<"map"> = {
   icon: "⇢",
   summary: (s) => `${s.mappings.length} mapping${s.mappings.length === 1 ? "" : "s"}`,
   Panel: MapPanel,
+  defaults: () => ({ mappings: [], output: "new" }),
+  validate: (s, problem) => {
+    if (s.mappings.length === 0) problem("mappings", "Add at least one mapping.");
+    s.mappings.forEach((mapping, index) => {
+      if (isBlank(mapping.source)) problem(`mappings[${index}].source`, "Every mapping needs a source path.");
+      if (isBlank(mapping.target))
+        problem(`mappings[${index}].target`, "Every mapping needs a target field.");
+      if (mapping.transform === "script" && isBlank(mapping.script)) {
+        problem(`mappings[${index}].script`, "A script transform needs a script.");
+      }
+    });
+  },
 };

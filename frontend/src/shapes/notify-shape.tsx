@@ -1,7 +1,13 @@
 import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { CheckboxField, errorsFor, SelectField, TextField } from "./fields";
-import type { NotifySettings } from "./types";
+import { isBlank } from "./rules";
+
+export interface NotifySettings {
+  message: string;
+  level: "info" | "warning" | "error";
+  email: null | { to: string[]; subject: string };
+}
 
 function NotifyPanel({ shape, onChange, errors, readOnly }: PanelProps<"notify">): ReactNode {
   const s = shape.settings;
@@ -76,4 +82,10 @@ export const notifyShape: ShapeDefinition<"notify"> = {
   icon: "✉",
   summary: (s) => (s.message ? s.message.slice(0, 40) : "No message"),
   Panel: NotifyPanel,
+  defaults: () => ({ message: "", level: "info", email: null }),
+  validate: (s, problem) => {
+    if (isBlank(s.message)) problem("message", "Write the message to log.");
+    if (s.email && s.email.to.length === 0)
+      problem("email", "Email notifications need at least one address.");
+  },
 };

@@ -1,6 +1,19 @@
 import type { ReactNode } from "react";
+import type { Condition, Match } from "./types";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { ConditionsEditor, errorsFor, SelectField } from "./fields";
+import { checkConditions, isBlank } from "./rules";
+
+export interface Route {
+  label: string;
+  conditions: Condition[];
+  match: Match;
+}
+
+export interface RouteSettings {
+  mode: "conditional" | "parallel";
+  routes: Route[];
+}
 
 function RoutePanel({ shape, onChange, errors, readOnly }: PanelProps<"route">): ReactNode {
   const s = shape.settings;
@@ -108,4 +121,15 @@ export const routeShape: ShapeDefinition<"route"> = {
   summary: (s) =>
     s.mode === "parallel" ? "Parallel" : `${s.routes.length} route${s.routes.length === 1 ? "" : "s"}`,
   Panel: RoutePanel,
+  defaults: () => ({ mode: "conditional", routes: [] }),
+  validate: (s, problem) => {
+    const seen = new Set<string>();
+    s.routes.forEach((route, index) => {
+      if (isBlank(route.label)) problem(`routes[${index}].label`, "Every route needs a label.");
+      else if (seen.has(route.label))
+        problem(`routes[${index}].label`, `The label "${route.label}" is used twice.`);
+      seen.add(route.label);
+      checkConditions(route.conditions, `routes[${index}].conditions`, problem);
+    });
+  },
 };

@@ -2,6 +2,12 @@ import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { nameOf } from "./definition";
 import { CheckboxField, errorsFor, SelectField } from "./fields";
+import { isBlank } from "./rules";
+
+export interface RunFlowSettings {
+  flow: number | null;
+  pass_payload: boolean;
+}
 
 function RunFlowPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"run_flow">): ReactNode {
   const s = shape.settings;
@@ -35,4 +41,8 @@ export const runFlowShape: ShapeDefinition<"run_flow"> = {
   icon: "↪",
   summary: (s, l) => (s.flow === null ? "No flow chosen" : nameOf(l.flows, s.flow)),
   Panel: RunFlowPanel,
+  defaults: () => ({ flow: null, pass_payload: true }),
+  validate: (s, problem) => {
+    if (isBlank(s.flow)) problem("flow", "Choose the flow to run.");
+  },
 };

@@ -3,6 +3,12 @@ import type { PanelProps, ShapeDefinition } from "./definition";
 import { nameOf } from "./definition";
 import { errorsFor } from "./fields";
 import { ScriptPicker } from "./script-picker";
+import { isBlank } from "./rules";
+
+export interface ScriptSettings {
+  script: number | null;
+  version: number | null;
+}
 
 function ScriptPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"script">): ReactNode {
   return (
@@ -32,4 +38,8 @@ export const scriptShape: ShapeDefinition<"script"> = {
       ? "No script chosen"
       : `${nameOf(l.scripts.length ? l.scripts : l.deployedScripts, s.script)}${s.version ? ` v${s.version}` : ""}`,
   Panel: ScriptPanel,
+  defaults: () => ({ script: null, version: null }),
+  validate: (s, problem) => {
+    if (isBlank(s.script)) problem("script", "Choose a script.");
+  },
 };

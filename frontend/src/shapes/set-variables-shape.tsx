@@ -1,7 +1,17 @@
 import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { errorsFor } from "./fields";
-import type { VariableAssignment } from "./types";
+import { isBlank } from "./rules";
+
+export interface VariableAssignment {
+  name: string;
+  value: string;
+  scope: "flow" | "meta";
+}
+
+export interface SetVariablesSettings {
+  variables: VariableAssignment[];
+}
 
 function SetVariablesPanel({ shape, onChange, errors, readOnly }: PanelProps<"set_variables">): ReactNode {
   const rows = shape.settings.variables;
@@ -75,4 +85,11 @@ export const setVariablesShape: ShapeDefinition<"set_variables"> = {
   icon: "𝑥",
   summary: (s) => (s.variables.length === 0 ? "No variables" : s.variables.map((v) => v.name).join(", ")),
   Panel: SetVariablesPanel,
+  defaults: () => ({ variables: [] }),
+  validate: (s, problem) => {
+    if (s.variables.length === 0) problem("variables", "Add at least one variable.");
+    s.variables.forEach((variable, index) => {
+      if (isBlank(variable.name)) problem(`variables[${index}].name`, "Every variable needs a name.");
+    });
+  },
 };

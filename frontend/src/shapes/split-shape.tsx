@@ -1,7 +1,14 @@
 import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { CheckboxField, errorsFor, SelectField, TextField } from "./fields";
-import type { SplitSettings } from "./types";
+import { isBlank } from "./rules";
+
+export interface SplitSettings {
+  format: "json" | "lines" | "csv" | "xml";
+  path?: string;
+  header?: boolean;
+  element?: string;
+}
 
 function SplitPanel({ shape, onChange, errors, readOnly }: PanelProps<"split">): ReactNode {
   const s = shape.settings;
@@ -66,4 +73,9 @@ export const splitShape: ShapeDefinition<"split"> = {
   icon: "⋔",
   summary: (s) => `Split ${s.format}${s.format === "xml" && s.element ? ` <${s.element}>` : ""}`,
   Panel: SplitPanel,
+  defaults: () => ({ format: "json", path: "@" }),
+  validate: (s, problem) => {
+    if (s.format === "xml" && isBlank(s.element))
+      problem("element", "Splitting XML needs an element tag name.");
+  },
 };

@@ -1,7 +1,17 @@
 import type { ReactNode } from "react";
 import type { ShapeDefinition, PanelProps } from "./definition";
 import { errorsFor, LinesField, NumberField, SelectField, TextField } from "./fields";
-import type { TriggerSettings, WebhookResponse } from "./types";
+
+export interface WebhookResponse {
+  mode: "immediate" | "final_payload";
+  timeout: number;
+  status: number;
+  body: string;
+  format: "json" | "xml" | "text";
+}
+
+export type TriggerSettings =
+  { kind: "manual" } | { kind: "schedule"; cron: string[] } | { kind: "webhook"; response?: WebhookResponse };
 
 const DEFAULT_RESPONSE: WebhookResponse = {
   mode: "immediate",
@@ -133,4 +143,14 @@ export const triggerShape: ShapeDefinition<"trigger"> = {
         ? "Webhook"
         : "Manual / API",
   Panel: TriggerPanel,
+  defaults: () => ({ kind: "manual" }),
+  validate: (s, problem) => {
+    if (s.kind !== "schedule") return;
+    const cron = s.cron.filter((line) => line.trim() !== "");
+    if (cron.length === 0) problem("cron", "A schedule trigger needs at least one cron expression.");
+    for (const line of cron) {
+      if (line.trim().split(/\s+/).length !== 5)
+        problem("cron", `"${line}" is not a 5-field cron expression.`);
+    }
+  },
 };

@@ -2,6 +2,10 @@ import type { ReactNode } from "react";
 import type { PanelProps, ShapeDefinition } from "./definition";
 import { CheckboxField } from "./fields";
 
+export interface TryCatchSettings {
+  partial_success: boolean;
+}
+
 function TryCatchPanel({ shape, onChange, readOnly }: PanelProps<"try_catch">): ReactNode {
   return (
     <>
@@ -27,4 +31,5 @@ export const tryCatchShape: ShapeDefinition<"try_catch"> = {
   icon: "⤳",
   summary: (s) => (s.partial_success ? "Partial success on catch" : "Succeeds on catch"),
   Panel: TryCatchPanel,
+  defaults: () => ({ partial_success: true }),
 };

@@ -1,7 +1,49 @@
 /**
  * Shape settings as a discriminated union mirroring docs/shapes.md (the server's graph schema).
  * The browser edits and validates; the server decides how a flow runs.
+ *
+ * Each kind's settings type is declared in its own `<kind>-shape.tsx`; this file joins them into the
+ * union (`SHAPE_TYPES`, `SettingsByType`) and holds what several kinds share (conditions, the graph).
  */
+
+import type { WebhookResponse, TriggerSettings } from "./trigger-shape";
+import type { ConnectorSettings } from "./connector-shape";
+import type { ScriptSettings } from "./script-shape";
+import type { Transform, Mapping, MapSettings } from "./map-shape";
+import type { FilterSettings } from "./filter-shape";
+import type { Route, RouteSettings } from "./route-shape";
+import type { BranchSettings } from "./branch-shape";
+import type { SplitSettings } from "./split-shape";
+import type { FlowControlSettings } from "./flow-control-shape";
+import type { VariableAssignment, SetVariablesSettings } from "./set-variables-shape";
+import type { NotifySettings } from "./notify-shape";
+import type { RunFlowSettings } from "./run-flow-shape";
+import type { ManualPayloadSettings } from "./manual-payload-shape";
+import type { AssertSettings } from "./assert-shape";
+import type { TryCatchSettings } from "./try-catch-shape";
+
+export type {
+  WebhookResponse,
+  TriggerSettings,
+  ConnectorSettings,
+  ScriptSettings,
+  Transform,
+  Mapping,
+  MapSettings,
+  FilterSettings,
+  Route,
+  RouteSettings,
+  BranchSettings,
+  SplitSettings,
+  FlowControlSettings,
+  VariableAssignment,
+  SetVariablesSettings,
+  NotifySettings,
+  RunFlowSettings,
+  ManualPayloadSettings,
+  AssertSettings,
+  TryCatchSettings,
+};
 
 export const SHAPE_TYPES = [
   "trigger",
@@ -59,130 +101,6 @@ export interface Condition {
 }
 
 export type Match = "all" | "any";
-
-export interface WebhookResponse {
-  mode: "immediate" | "final_payload";
-  timeout: number;
-  status: number;
-  body: string;
-  format: "json" | "xml" | "text";
-}
-
-export type TriggerSettings =
-  { kind: "manual" } | { kind: "schedule"; cron: string[] } | { kind: "webhook"; response?: WebhookResponse };
-
-export interface ConnectorSettings {
-  connector: number | null;
-  endpoint: number | null;
-  variables: Record<string, string>;
-  timeout: number | null;
-  retries: number;
-  retry_delay: number | null;
-  response_script: number | null;
-  response_script_version: number | null;
-  max_pages: number;
-}
-
-export interface ScriptSettings {
-  script: number | null;
-  version: number | null;
-}
-
-export const TRANSFORMS = [
-  "none",
-  "upper",
-  "lower",
-  "trim",
-  "string",
-  "number",
-  "integer",
-  "boolean",
-  "length",
-  "json",
-  "script",
-] as const;
-export type Transform = (typeof TRANSFORMS)[number];
-
-export interface Mapping {
-  source: string;
-  target: string;
-  transform: Transform;
-  default?: unknown;
-  script?: number | null;
-  version?: number | null;
-}
-
-export interface MapSettings {
-  mappings: Mapping[];
-  output: "new" | "merge";
-}
-
-export interface FilterSettings {
-  conditions: Condition[];
-  match: Match;
-  keep_matching: boolean;
-}
-
-export interface Route {
-  label: string;
-  conditions: Condition[];
-  match: Match;
-}
-
-export interface RouteSettings {
-  mode: "conditional" | "parallel";
-  routes: Route[];
-}
-
-export type BranchSettings = Record<string, never>;
-
-export interface SplitSettings {
-  format: "json" | "lines" | "csv" | "xml";
-  path?: string;
-  header?: boolean;
-  element?: string;
-}
-
-export interface FlowControlSettings {
-  size: number;
-  path: string;
-}
-
-export interface VariableAssignment {
-  name: string;
-  value: string;
-  scope: "flow" | "meta";
-}
-
-export interface SetVariablesSettings {
-  variables: VariableAssignment[];
-}
-
-export interface NotifySettings {
-  message: string;
-  level: "info" | "warning" | "error";
-  email: null | { to: string[]; subject: string };
-}
-
-export interface RunFlowSettings {
-  flow: number | null;
-  pass_payload: boolean;
-}
-
-export interface ManualPayloadSettings {
-  payload: string;
-  meta: Record<string, string>;
-}
-
-export interface AssertSettings {
-  conditions: Condition[];
-  match: Match;
-  message: string;
-}
-
-export interface TryCatchSettings {
-  partial_success: boolean;
-}
 
 export interface SettingsByType {
   trigger: TriggerSettings;
