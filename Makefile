@@ -1,4 +1,5 @@
-# Patchbay: `make run` sets everything up and serves the app; `make test` sets up and runs the whole suite.
+# Patchbay: `make run` sets everything up and serves the app; `make test` sets up and runs the whole suite;
+# `make test-fast` is the everyday loop (everything but the browser, slow and fault tests, about a minute).
 # Every step is a file target, so a second run only redoes what changed.
 
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ PORT ?= 8000
 
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale
+.PHONY: run test test-fast setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale
 
 run: setup migrate
 	$(PY) manage.py ensure_local_admin
@@ -19,6 +20,13 @@ run: setup migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup chromium lint frontend-test pytest pytest-postgres
+
+# No browser, no `slow` (fuzzing, long streams, server processes) and no `faults` (tests/reliability) tests:
+# the loop to run while changing code. `make test` (and CI) still run everything.
+FAST_TESTS := not browser and not slow and not faults
+
+test-fast: setup
+	$(PY) -m pytest -m "$(FAST_TESTS)" -q
 
 setup: setup-python setup-frontend
 

@@ -68,6 +68,8 @@ def _server_env(var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PATCHBAY_", "PYTEST_"))}
     env.update(
         {
+            # The real settings with a fast password hasher for the seeded users and every login.
+            "DJANGO_SETTINGS_MODULE": "tests.server_settings",
             "PATCHBAY_VAR_DIR": str(var_dir),
             "PATCHBAY_DATABASE_URL": f"sqlite:///{var_dir / 'browser.sqlite3'}",
             "PATCHBAY_RETRY_DELAY": "0.2",

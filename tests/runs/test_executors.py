@@ -239,6 +239,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_runserver_starts_the_executor_which_picks_up_runs_queued_before_it_started():
     flow = echo_flow()

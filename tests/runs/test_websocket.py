@@ -361,6 +361,7 @@ async def test_resume_needs_a_non_negative_integer(viewer_user: User) -> None:
     await communicator.disconnect()
 
 
+@pytest.mark.slow
 async def test_a_thousand_lines_arrive_complete_and_in_order(viewer_user: User) -> None:
     run = await create_run()
     communicator = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
@@ -494,6 +495,7 @@ async def test_a_real_run_streams_snapshot_then_every_line_steps_and_status(view
     await communicator.disconnect()
 
 
+@pytest.mark.slow
 async def test_a_watcher_that_never_reads_does_not_block_the_engine(viewer_user: User) -> None:
     run = await start_engine_run(items=300)
     sleeper = await connect_watcher(f"/ws/runs/{run.pk}/", await token_for(viewer_user))

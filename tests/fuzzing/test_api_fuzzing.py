@@ -25,7 +25,7 @@ from config.wsgi import application
 from designer.services import create_connector, create_flow, deploy_flow
 from runs.http import use_transport
 
-pytestmark = [pytest.mark.django_db, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(600)]
 
 EXAMPLES_PER_OPERATION = 5
 
