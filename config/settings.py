@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "designer",
     "scripts_app",
     "runs",
+    "flowstore",
 ]
 
 MIDDLEWARE = [

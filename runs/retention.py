@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from flowstore.services import prune_expired
 from runs.models import LogLine, Payload
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def prune_runs(*, now: datetime.datetime | None = None) -> dict[str, int]:
                     removed["payload_files"] += 1
             except OSError:
                 logger.warning("Could not delete payload file %s", name, exc_info=True)
+    prune_expired(now=now)  # expired cache entries and de-dupe keys (flowstore logs its own counts)
     if any(removed.values()):
         logger.info("Pruned run history: %s", removed)
     return removed

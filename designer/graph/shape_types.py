@@ -216,6 +216,16 @@ WEBHOOK_RESPONSE = Object(
     },
 )
 
+CACHE_NAME = Text(min_length=1, max_length=200, description="Cache name.")
+CACHE_SCOPE = Text(
+    choices=("run", "flow", "global"),
+    default="flow",
+    description="Who shares the cache: this run, this flow, all.",
+)
+CACHE_KEY = Text(
+    template=True, max_length=500, description="Key inside the cache (template); empty = one slot."
+)
+
 SHAPE_TYPES: dict[str, ShapeType] = {
     shape.type: shape
     for shape in (
@@ -435,6 +445,65 @@ SHAPE_TYPES: dict[str, ShapeType] = {
             "Sends payloads down 'try'; a payload that fails there goes down 'catch'.",
             Object(fields={"partial_success": Boolean(default=True)}),
             connection_attribute="label",
+        ),
+        ShapeType(
+            "cache_add",
+            "Cache add",
+            "Stores the payload in a named cache (this run, this flow or global); the payload passes on.",
+            Object(
+                fields={
+                    "cache": CACHE_NAME,
+                    "scope": CACHE_SCOPE,
+                    "key": CACHE_KEY,
+                    "mode": Text(
+                        choices=("replace", "append"),
+                        default="replace",
+                        description="replace: the payload becomes the only entry; append: one entry more.",
+                    ),
+                    "ttl_hours": Number(
+                        minimum=0.01, maximum=87600, default=24, description="Hours an entry is kept."
+                    ),
+                },
+                required=("cache",),
+            ),
+        ),
+        ShapeType(
+            "cache_load",
+            "Cache load",
+            "Emits the payloads stored in a cache, one per entry, oldest first.",
+            Object(
+                fields={
+                    "cache": CACHE_NAME,
+                    "scope": CACHE_SCOPE,
+                    "key": CACHE_KEY,
+                    "missing": Text(
+                        choices=("fail", "empty", "skip"),
+                        default="fail",
+                        description="Nothing stored: fail the step, emit an empty payload, or emit nothing.",
+                    ),
+                },
+                required=("cache",),
+            ),
+        ),
+        ShapeType(
+            "dedupe",
+            "De-dupe",
+            "Drops the items (of a JSON array) or the payload whose key the pool has seen; records keys.",
+            Object(
+                fields={
+                    "pool": Text(
+                        min_length=1, max_length=200, description="De-dupe pool name (shared by flows)."
+                    ),
+                    "key_path": Text(
+                        min_length=1,
+                        jmespath=True,
+                        description="JMESPath to the key in each item of a JSON array, or in the object.",
+                    ),
+                    "mode": Text(choices=("filter", "track", "filter_and_track"), default="filter_and_track"),
+                    "retention_days": Integer(minimum=1, maximum=3650, default=90),
+                },
+                required=("pool", "key_path"),
+            ),
         ),
     )
 }

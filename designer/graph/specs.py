@@ -101,6 +101,7 @@ class Text(Spec):
     """A string. `template` marks [[...]] placeholder text; `jmespath` checks the expression compiles."""
 
     min_length: int = 0
+    max_length: int | None = None
     template: bool = False
     jmespath: bool = False
     choices: tuple[str, ...] = ()
@@ -114,6 +115,8 @@ class Text(Spec):
             return [(path, f"Setting '{path}' must be one of {allowed}; got '{value}'.")]
         if len(value.strip()) < self.min_length:
             return [(path, f"Setting '{path}' must not be empty.")]
+        if self.max_length is not None and len(value) > self.max_length:
+            return [(path, f"Setting '{path}' must be at most {self.max_length} characters long.")]
         if self.jmespath and value:
             problem = jmespath_problem(value)
             if problem:
@@ -126,6 +129,8 @@ class Text(Spec):
             result["enum"] = list(self.choices)
         if self.min_length:
             result["minLength"] = self.min_length
+        if self.max_length is not None:
+            result["maxLength"] = self.max_length
         if self.template:
             result["format"] = "template"
         if self.jmespath:

@@ -51,7 +51,7 @@ INVALID_GRAPHS: list[tuple[str, Case, Expected]] = [
                 None,
                 "Shape 'x' has unknown type 'teleport' (trigger, connector, script, map, filter, route, "
                 "branch, split, flow_control, set_variables, notify, run_flow, manual_payload, assert, "
-                "try_catch).",
+                "try_catch, cache_add, cache_load, dedupe).",
             )
         ],
     ),
@@ -510,7 +510,7 @@ def test_shape_types_describe_every_shape_with_its_settings_schema(viewer_client
     response = viewer_client.get("/api/shape-types/")
     assert response.status_code == 200
     types = {item["type"]: item for item in response.json()}
-    assert len(types) == 15
+    assert len(types) == 18
     flow_control = types["flow_control"]["settings"]
     assert flow_control["required"] == ["size"]
     assert flow_control["properties"]["size"] == {"type": "integer", "minimum": 1, "maximum": 10000}

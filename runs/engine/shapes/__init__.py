@@ -27,6 +27,9 @@ SHAPE_KINDS = (
     "manual_payload",
     "assert",
     "try_catch",
+    "cache_add",
+    "cache_load",
+    "dedupe",
 )
 
 _MODULES = {
