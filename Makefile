@@ -58,9 +58,11 @@ chromium:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests are skipped without it)."; fi
 
+# ruff (lint + format) and mypy with django-stubs over the app code (pyproject's [tool.mypy] leaves out tests).
 lint: setup-python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 frontend-test: frontend/node_modules/.installed
 	cd frontend && npm run --silent typecheck && npm run --silent lint && npm test --silent

@@ -60,8 +60,8 @@ class DatabaseCollector(Collector):
         runs_total = CounterMetricFamily(
             "patchbay_runs", "Runs in the history by status (started = not queued)", labels=["status"]
         )
-        for row in Run.objects.values("status").annotate(n=Count("id")).order_by("status"):
-            runs_total.add_metric([row["status"]], row["n"])
+        for status_row in Run.objects.values("status").annotate(n=Count("id")).order_by("status"):
+            runs_total.add_metric([status_row["status"]], status_row["n"])
         yield runs_total
 
         since = timezone.now() - STEP_WINDOW
@@ -72,9 +72,9 @@ class DatabaseCollector(Collector):
             .values("shape_type", "status", "duration")
         )
         per_type: dict[tuple[str, str], list[float]] = {}
-        for row in steps.iterator(chunk_size=2000):
-            seconds = row["duration"].total_seconds() if row["duration"] is not None else 0.0
-            per_type.setdefault((row["shape_type"], row["status"]), []).append(seconds)
+        for step_row in steps.iterator(chunk_size=2000):
+            seconds = step_row["duration"].total_seconds() if step_row["duration"] is not None else 0.0
+            per_type.setdefault((step_row["shape_type"], step_row["status"]), []).append(seconds)
         count = GaugeMetricFamily(
             "patchbay_steps_recent", "Steps finished in the last 5 minutes", labels=["shape_type", "status"]
         )

@@ -138,9 +138,9 @@ def _check_format_string(text: Any) -> None:
                 continue
             if "{" in spec:
                 raise TemplateLimitExceeded("Template refused: a nested format width has no width limit.")
-            match = _SPEC_WIDTHS.match(spec)
-            if match:
-                _check_numbers(match.groups())
+            spec_match = _SPEC_WIDTHS.match(spec)
+            if spec_match:
+                _check_numbers(spec_match.groups())
 
 
 def _bounded_range(*args: Any) -> Iterator[int]:

@@ -33,7 +33,7 @@ from runs.api.serializers import RunDetailSerializer, RunSerializer, StepSeriali
 from runs.models import Attempt, LogLine, Payload, Run, Step
 
 # Lowest level first: `?level=warning` returns warnings and errors.
-LEVEL_ORDER = [LogLine.Level.DEBUG, LogLine.Level.INFO, LogLine.Level.WARNING, LogLine.Level.ERROR]
+LEVEL_ORDER: list[str] = [LogLine.Level.DEBUG, LogLine.Level.INFO, LogLine.Level.WARNING, LogLine.Level.ERROR]
 LOG_PAGE_DEFAULT = 1000
 LOG_PAGE_MAX = 5000
 # Payload bodies up to this size are shown inline in the payload list; larger ones only by download.
