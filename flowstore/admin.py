@@ -10,8 +10,8 @@ from flowstore.models import CacheEntry, CacheSlot, DedupeKey
 class CacheEntryInline(admin.TabularInline):
     model = CacheEntry
     extra = 0
-    fields = ["id", "run", "created_at", "expires_at", "payload"]
-    readonly_fields = fields
+    readonly_fields = ("id", "run", "created_at", "expires_at", "payload")
+    fields = readonly_fields
 
 
 @admin.register(CacheSlot)

@@ -63,9 +63,7 @@ def add_to_cache(
     now = timezone.now()
     expires_at = now + datetime.timedelta(hours=ttl_hours)
     with transaction.atomic():
-        slot, _ = CacheSlot.objects.get_or_create(
-            **_slot_filter(cache=cache, scope=scope, scope_ref=scope_ref, key=key)
-        )
+        slot, _ = CacheSlot.objects.get_or_create(cache=cache, scope=scope, scope_ref=scope_ref, key=key)
         # The UPDATE locks the slot row until commit (on SQLite the IMMEDIATE transaction holds the database):
         # replaces of one slot take turns, and the pruner cannot delete the slot under this transaction.
         CacheSlot.objects.filter(pk=slot.pk).update(updated_at=now)
