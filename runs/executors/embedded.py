@@ -13,29 +13,17 @@ Only the server starts it (`start_for_server`, called from config.asgi); tests c
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import socket
 import sys
 import threading
 import time
-from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
-
-
-def _import_optional(module_name: str) -> Any | None:
-    """Import a module another part of Patchbay may not provide yet; None when it is absent."""
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and module_name.startswith(error.name):
-            return None
-        raise
 
 
 def prestart_script_pool() -> None:
@@ -44,17 +32,16 @@ def prestart_script_pool() -> None:
     The sandbox processes are started with forkserver/spawn by scripts_app; starting them here, from the
     main thread and before the executor threads, keeps the first script step from paying their start-up.
     """
-    pool = _import_optional("scripts_app.sandbox.pool")
-    if pool is not None and callable(getattr(pool, "get_pool", None)):
-        pool.get_pool()
+    from scripts_app.sandbox.pool import get_pool
+
+    get_pool()
 
 
 def prune_run_history() -> None:
-    """Apply the retention settings (runs.retention, built by the run-history issue) when it exists."""
-    retention = _import_optional("runs.retention")
-    if retention is None or not hasattr(retention, "prune_runs"):
-        return
-    retention.prune_runs()
+    """Apply the retention settings (runs.retention)."""
+    from runs.retention import prune_runs
+
+    prune_runs()
 
 
 class EmbeddedExecutor:
