@@ -243,7 +243,25 @@ PATCHBAY_SCRIPT_CPU_SECONDS = env_int("PATCHBAY_SCRIPT_CPU_SECONDS", 60)
 PATCHBAY_SCRIPT_MEMORY_MB = env_int("PATCHBAY_SCRIPT_MEMORY_MB", 256)
 PATCHBAY_SCRIPT_MAX_RESULT_BYTES = env_int("PATCHBAY_SCRIPT_MAX_RESULT_BYTES", 64 * 1024 * 1024)
 PATCHBAY_SCRIPT_MAX_LOG_BYTES = env_int("PATCHBAY_SCRIPT_MAX_LOG_BYTES", 1024 * 1024)
-PATCHBAY_SCRIPT_POOL_SIZE = env_int("PATCHBAY_SCRIPT_POOL_SIZE", 2)
+# Script sandbox (scripts_app/sandbox, docs/deploy.md "Script sandbox"): every call runs in a process of
+# its own; the pool size is how many may run at once in this process. The default leaves one slot beyond
+# the executor's threads for the editor's test runs and deploy checks.
+PATCHBAY_SCRIPT_POOL_SIZE = env_int("PATCHBAY_SCRIPT_POOL_SIZE", PATCHBAY_WORKERS + 1)
+# At most this many of those calls for one flow (the rest wait), so that one flow cannot hold every slot.
+PATCHBAY_SCRIPT_FLOW_CONCURRENCY = env_int(
+    "PATCHBAY_SCRIPT_FLOW_CONCURRENCY", max(1, (PATCHBAY_SCRIPT_POOL_SIZE + 1) // 2)
+)
+# Seconds a call may wait for a free slot before it fails with QueueTimeout.
+PATCHBAY_SCRIPT_QUEUE_TIMEOUT = env_float("PATCHBAY_SCRIPT_QUEUE_TIMEOUT", 30.0)
+PATCHBAY_SCRIPT_MAX_RESULT_ITEMS = env_int("PATCHBAY_SCRIPT_MAX_RESULT_ITEMS", 1_000_000)
+PATCHBAY_SCRIPT_MAX_RESULT_DEPTH = env_int("PATCHBAY_SCRIPT_MAX_RESULT_DEPTH", 100)
+# OS jail around the script processes: auto (every layer the platform allows, a warning for the others),
+# required (no script runs unless every layer is active), off.
+PATCHBAY_SCRIPT_JAIL = env_str("PATCHBAY_SCRIPT_JAIL", "auto")
+if PATCHBAY_SCRIPT_JAIL not in {"auto", "required", "off"}:
+    raise ValueError(f"PATCHBAY_SCRIPT_JAIL must be auto, required or off, got {PATCHBAY_SCRIPT_JAIL!r}")
+# The unprivileged uid and gid script processes run as (when the server runs as root): nobody.
+PATCHBAY_SCRIPT_UID = env_int("PATCHBAY_SCRIPT_UID", 65534)
 
 # Run history retention.
 PATCHBAY_LOG_RETENTION_DAYS = env_int("PATCHBAY_LOG_RETENTION_DAYS", 7)

@@ -1,4 +1,4 @@
-"""/healthz (database, channel layer, broker, executor) and /metrics (Prometheus text format)."""
+"""/healthz (database, channel layer, broker, executor, script sandbox) and /metrics (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -78,11 +78,27 @@ def _check_executor() -> str:
     return "ok"
 
 
-CHECKS: dict[str, Callable[[], str]] = {
+def _check_sandbox() -> dict[str, Any]:
+    """The script sandbox of this process: its zygote runs, and which layers of the OS jail are active (a
+    missing layer is a warning in the detail, not a failure: the server runs with the others)."""
+    from scripts_app.sandbox.pool import sandbox_status
+
+    status = sandbox_status()
+    layers = status["layers"]
+    active = [name for name, layer in layers.items() if layer["active"]]
+    inactive = [name for name, layer in layers.items() if not layer["active"]]
+    detail = f"process per call; jail layers active: {', '.join(active) or 'none'}"
+    if inactive:
+        detail += f"; not active: {', '.join(inactive)}"
+    return {"detail": detail, "layers": layers}
+
+
+CHECKS: dict[str, Callable[[], str | dict[str, Any]]] = {
     "database": _check_database,
     "channel_layer": _check_channel_layer,
     "broker": _check_broker,
     "executor": _check_executor,
+    "sandbox": _check_sandbox,
 }
 
 
@@ -94,7 +110,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     for name, check in CHECKS.items():
         started = time.perf_counter()
         try:
-            results[name] = {"ok": True, "detail": check()}
+            outcome = check()
+            results[name] = {"ok": True, **(outcome if isinstance(outcome, dict) else {"detail": outcome})}
         except Exception as exc:
             healthy = False
             results[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}

@@ -97,10 +97,13 @@ def build_result(
     cpu_ms: float,
     script_name: str,
     version: int | None,
+    max_log_bytes: int | None = None,
 ) -> ScriptResult:
     """Validate what `handle` returned (already decoded from JSON) and build the result.
 
-    Raises ScriptError (type InvalidResult) naming every problem found.
+    Raises ScriptError (type InvalidResult naming every problem found, or LogLimitExceeded when the print
+    output, the returned `logs` and `message` together pass `max_log_bytes`; the sandbox checks that first,
+    this is the server's own check of what it is about to write).
     """
     problems = _Problems()
     if not isinstance(returned, dict):
@@ -136,6 +139,17 @@ def build_result(
     elif not isinstance(returned_logs, list) or not all(isinstance(line, str) for line in returned_logs):
         problems.add("'logs' must be a list of strings")
         returned_logs = []
+    if max_log_bytes is not None and not problems.items:
+        texts = [*logs, *returned_logs, *([message] if isinstance(message, str) else [])]
+        used = sum(len(text.encode("utf-8", "surrogatepass")) + 1 for text in texts)
+        if used > max_log_bytes:
+            raise ScriptError(
+                script_name=script_name,
+                version=version,
+                error_type="LogLimitExceeded",
+                message=f"log output exceeds the limit of {max_log_bytes} bytes",
+                duration_ms=duration_ms,
+            )
     if problems.items:
         raise ScriptError(
             script_name=script_name,

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from scripts_app.models import Script, ScriptVersion, code_checksum
 from scripts_app.results import ScriptError
-from scripts_app.runner import run_code
-from scripts_app.sandbox.policy import CompileProblem, check_script
+from scripts_app.runner import check_code, run_code
+from scripts_app.sandbox.policy import CompileProblem
 from scripts_app.script_templates import template_for
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -83,25 +83,36 @@ def deploy_script(script: Script, user: Actor = None) -> ScriptVersion:
     """Compile the stored draft under the sandbox policy and make it the next version, numbered max + 1,
     with status deployed; the previously deployed version becomes inactive (still runnable when pinned).
 
-    Locks the script row while numbering. Raises ScriptDeployError with every problem (line, column,
-    message) when the draft does not compile or lacks `def handle(data)`.
+    The compile check runs in a sandbox process under the script limits (never in this process), outside
+    any transaction; the version gets exactly the code that was checked. Locks the script row while
+    numbering. Raises ScriptDeployError with every problem (line, column, message) when the draft does not
+    compile, lacks `def handle(data)` or cannot be compiled within the limits; ScriptError when the sandbox
+    cannot take the check (no free slot in time).
     """
-    with transaction.atomic():
-        locked = Script.objects.select_for_update().get(pk=script.pk)
-        problems = check_script(locked.code)
+    code = Script.objects.filter(pk=script.pk).values_list("code", flat=True).get()
+    for _ in range(3):
+        problems = check_code(code)
         if problems:
             raise ScriptDeployError(problems)
-        versions = ScriptVersion.objects.filter(script=locked)
-        number = (versions.aggregate(highest=Max("number"))["highest"] or 0) + 1
-        versions.filter(status=ScriptVersion.Status.DEPLOYED).update(status=ScriptVersion.Status.INACTIVE)
-        return ScriptVersion.objects.create(
-            script=locked,
-            number=number,
-            code=locked.code,
-            status=ScriptVersion.Status.DEPLOYED,
-            deployed_at=timezone.now(),
-            deployed_by=_user_or_none(user),
-        )
+        with transaction.atomic():
+            locked = Script.objects.select_for_update().get(pk=script.pk)
+            if locked.code != code:
+                code = locked.code  # the draft changed while it was checked: check what is there now
+                continue
+            versions = ScriptVersion.objects.filter(script=locked)
+            number = (versions.aggregate(highest=Max("number"))["highest"] or 0) + 1
+            versions.filter(status=ScriptVersion.Status.DEPLOYED).update(status=ScriptVersion.Status.INACTIVE)
+            return ScriptVersion.objects.create(
+                script=locked,
+                number=number,
+                code=code,
+                status=ScriptVersion.Status.DEPLOYED,
+                deployed_at=timezone.now(),
+                deployed_by=_user_or_none(user),
+            )
+    raise ScriptDeployError(
+        [CompileProblem(1, 1, "The draft kept changing while it was checked; deploy again.")]
+    )
 
 
 def sample_data(script: Script, data: dict[str, Any] | None) -> dict[str, Any]:
@@ -143,7 +154,12 @@ def test_script(script: Script, data: dict[str, Any] | None, version: int | None
     try:
         # Not run_script: a test run is not an invocation (last_invoked_at tells what production uses).
         result = run_code(
-            code=code, checksum=code_checksum(code), data=sample, script_name=script.name, version=number
+            code=code,
+            checksum=code_checksum(code),
+            data=sample,
+            script_name=script.name,
+            version=number,
+            key=f"test:{script.pk}",
         )
     except ScriptError as exc:
         return {

@@ -1,7 +1,7 @@
 """The RestrictedPython policy for custom scripts: how a script is compiled and what it can reach.
 
-Used by the server (deploy checks a draft without running it) and by the sandbox worker processes (which
-compile, cache and run scripts). It imports nothing from Django.
+Used inside the sandbox processes only (they compile, check and run scripts); the server imports it for
+its constants. It imports nothing from Django.
 
 What a script gets:
 - its own module globals, rebuilt for every call, holding only the guards RestrictedPython's transformed
@@ -25,6 +25,7 @@ assignment) to anything but plain containers, XML elements and instances of clas
 from __future__ import annotations
 
 import _string  # the C helper behind string.Formatter.parse; used only to read format templates
+import _strptime  # what time.strptime / datetime.strptime import at their first call
 import ast
 import base64
 import collections
@@ -300,6 +301,14 @@ def _build_proxies() -> tuple[dict[str, ModuleProxy], dict[str, ModuleProxy]]:
 MODULE_PROXIES, PACKAGE_PROXIES = _build_proxies()
 
 
+# What the C code behind time.strptime and datetime.strptime imports (through the `__import__` of the calling
+# script's builtins, so the guarded one): only its two entry points, never the module itself.
+_STRPTIME_PROXY = ModuleProxy(
+    "_strptime",
+    {"_strptime_time": _strptime._strptime_time, "_strptime_datetime": _strptime._strptime_datetime},
+)
+
+
 def guarded_import(
     name: str,
     globals: dict[str, Any] | None = None,
@@ -311,6 +320,10 @@ def guarded_import(
     if level != 0:
         raise ImportError("relative imports are not allowed in scripts")
     wanted = list(fromlist or ())
+    if name == "_strptime":
+        # Scripts cannot write this import (names starting with "_" are refused at compile time); it comes
+        # from strptime's C implementation.
+        return _STRPTIME_PROXY
     if name in MODULE_PROXIES:
         if wanted:
             return MODULE_PROXIES[name]
@@ -371,6 +384,17 @@ class ScriptPolicy(RestrictingNodeTransformer):
         if node.id in FORBIDDEN_NAMES:
             self.error(node, f'"{node.id}" is not available in scripts.')
         return super().visit_Name(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        """RestrictedPython rebuilds every class statement from a parsed template, which puts it (and so
+        any error raised while the class is created) at line 1: give it the statement's own location."""
+        new_node = super().visit_ClassDef(node)
+        if isinstance(new_node, ast.ClassDef):
+            ast.copy_location(new_node, node)
+            for keyword in new_node.keywords:
+                ast.copy_location(keyword, node)
+                ast.copy_location(keyword.value, node)
+        return new_node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         """`counts[key] += 1` and `self.total += x`, which RestrictedPython refuses, become guarded statements
@@ -493,18 +517,17 @@ def compile_script(code: str) -> types.CodeType:
         raise ScriptCompileError(problems)
     try:
         return compile(tree, SCRIPT_FILENAME, "exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except MemoryError:
+        raise ScriptCompileError(
+            [
+                CompileProblem(
+                    1, 1, "The script cannot be compiled within the sandbox limits: it needs more memory."
+                )
+            ]
+        ) from None
+    except (SyntaxError, ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", None) or 1
         raise ScriptCompileError([CompileProblem(line, 1, f"The script cannot be compiled: {exc}")]) from None
-
-
-def check_script(code: str) -> list[CompileProblem]:
-    """Every problem that stops `code` from compiling under the policy (empty when it is fine)."""
-    try:
-        compile_script(code)
-    except ScriptCompileError as exc:
-        return exc.problems
-    return []
 
 
 # --- Run-time guards -------------------------------------------------------------------------------------
@@ -711,9 +734,3 @@ def script_globals(collector: LogCollector) -> dict[str, Any]:
         "_unpack_sequence_": guarded_unpack_sequence,
         "_print_": lambda _getattr=None: _Printer(collector),
     }
-
-
-def reset_shared_state() -> None:
-    """Undo what one call may have changed in module state shared with the next call in this process."""
-    decimal.setcontext(decimal.Context())
-    random.seed()

@@ -1,17 +1,14 @@
-"""A thread-safe pool of pre-started sandbox worker processes.
+"""The server's side of the sandbox: one zygote process, a process per call, and fair scheduling.
 
-Each worker is a fresh interpreter (`python -I -c ...`, started by fork+exec: the spawn method) that imports
-only the sandbox. It is never a fork of the server, so it inherits none of the server's threads, locks,
-database connections, settings or memory; it gets an empty environment (no secrets) and one socket to talk
-over. multiprocessing's own spawn / forkserver methods are not used because they re-run the parent's
-`__main__` module in every child, which breaks (or re-executes) entry scripts without a main guard and
-drags the server's modules into the worker.
+`ScriptPool` starts the zygote (`zygote.py`: a fresh `python -I` interpreter, jailed, never a fork of the
+threaded server) and, for each call, makes a socket pair, hands one end to the zygote (which forks the
+call's process onto it) and talks to that process over the other end: the request out, one answer frame
+back. The answer is read with a size cap and decoded as JSON; nothing else of the script reaches the server.
+The zygote's stderr is read by a thread and logged (bounded); the calls' own stderr is /dev/null.
 
-A call checks out an idle worker (waiting when all are busy), sends one request and waits for the answer at
-most `timeout` seconds. A worker that times out is killed and replaced; a worker that dies (killed by an
-operator, the kernel's OOM killer, a crash) is replaced and only the call it was running fails, with a clear
-error. A request that never reached a dead worker (the socket was already closed) is retried on another one,
-so no caller loses a call because of someone else's script.
+Scheduling: at most `size` calls run at once, at most `per_flow` of them for one flow (the `key` of a call),
+and a call that cannot start within `queue_timeout` seconds fails with `QueueTimeout`. Waiting calls start
+in arrival order among those whose flow is under its cap, so one busy flow cannot starve another.
 
 `get_pool()` gives the one pool of this process, created on first use from the PATCHBAY_SCRIPT_* settings
 and shut down at exit.
@@ -20,42 +17,53 @@ and shut down at exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import IO, Any
+
+from scripts_app.sandbox.call import REQUEST_OVERHEAD_BYTES, Limits
 
 logger = logging.getLogger(__name__)
 
-# The directory that holds the `scripts_app` package: the only entry of the worker's import path besides
-# the standard library and site-packages.
+# The directory that holds the `scripts_app` package: on the zygote's import path only while it imports.
 _IMPORT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
-WORKER_START_TIMEOUT = 30.0  # seconds a new worker may take to start, not counted in any call's timeout
-READY = b"ready"
-MAX_FAILED_STARTS = 3  # workers in a row that die before saying they are ready, per call
-_WORKER_BOOTSTRAP = (
+ZYGOTE_START_TIMEOUT = 30.0  # seconds a new zygote may take to start, not counted in any call's timeout
+ANSWER_GRACE_SECONDS = 5.0  # the zygote kills a call 1 s past its timeout; this is the server's last resort
+MAX_STDERR_LINES = 200  # lines of the zygote's stderr logged per zygote; the rest is read and dropped
+_ZYGOTE_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from scripts_app.sandbox.worker import entry; entry(sys.argv[2:])"
+    "from scripts_app.sandbox.zygote import entry; sys.path.remove(sys.argv[1]); entry(sys.argv[2:])"
 )
+JAIL_MODES = ("auto", "off", "required")
 
 
 @dataclass(frozen=True)
-class WorkerLimits:
-    cpu_seconds: int = 60
-    memory_mb: int = 256
-    max_result_bytes: int = 64 * 1024 * 1024
-    max_log_bytes: int = 1024 * 1024
+class PoolConfig:
+    size: int = 4
+    per_flow: int = 2
+    queue_timeout: float = 30.0
+    limits: Limits = field(default_factory=Limits)
+    jail: str = "auto"
+    uid: int = 65534
+    hidden: tuple[str, ...] = ()
 
 
 class SandboxFailure(Exception):
-    """A call did not produce an answer: the worker timed out or died, or the pool is closed."""
+    """A call did not produce an answer: it timed out, its process died, it waited too long for a slot, or
+    the pool is closed."""
 
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
@@ -63,141 +71,113 @@ class SandboxFailure(Exception):
         self.message = message
 
 
-class _Worker:
-    __slots__ = ("connection", "process", "ready")
-
-    def __init__(self, process: subprocess.Popen[bytes], connection: Connection) -> None:
-        self.process = process
-        self.connection = connection
-        self.ready = False  # set once the worker said it has started (imports done, limits set)
-
-    def wait_until_ready(self) -> bool:
-        if not self.ready:
-            try:
-                self.ready = (
-                    self.connection.poll(WORKER_START_TIMEOUT) and self.connection.recv_bytes() == READY
-                )
-            except (EOFError, OSError):
-                return False
-        return self.ready
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def is_alive(self) -> bool:
-        return self.process.poll() is None
+# --- Fair scheduling ---------------------------------------------------------------------------------------
 
 
-class ScriptPool:
-    """`size` worker processes. Thread-safe; each worker serves one call at a time."""
+class _Waiter:
+    __slots__ = ("key",)
 
-    def __init__(self, *, size: int, limits: WorkerLimits) -> None:
-        if size < 1:
-            raise ValueError("the script pool needs at least one worker")
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+class FairScheduler:
+    """`size` slots; at most `per_key` held by one key; waiting callers served in arrival order among those
+    whose key is under its cap; a bounded wait."""
+
+    def __init__(self, *, size: int, per_key: int, queue_timeout: float) -> None:
         self.size = size
-        self.limits = limits
+        self.per_key = max(1, min(per_key, size))
+        self.queue_timeout = queue_timeout
         self._condition = threading.Condition()
-        self._idle: list[_Worker] = []
-        self._live = 0  # workers started and not discarded, idle or busy
-        self._closed = False
-        for _ in range(size):
-            self._live += 1
-            try:
-                worker = self._start_worker()
-            except BaseException:
-                self._live -= 1
-                self.close()
-                raise
-            self._idle.append(worker)
+        self._running: dict[str, int] = {}
+        self._busy = 0
+        self._queue: deque[_Waiter] = deque()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
+    def _may_start(self, waiter: _Waiter) -> bool:
+        if self._busy >= self.size:
+            return False
+        for earlier in self._queue:
+            if earlier is waiter:
+                return self._running.get(waiter.key, 0) < self.per_key
+            if self._running.get(earlier.key, 0) < self.per_key:
+                return False  # an earlier caller could start: it goes first
+        return False
 
-    def worker_pids(self) -> list[int]:
-        """PIDs of the idle workers (all of them when no call is running)."""
+    @contextmanager
+    def slot(self, key: str) -> Iterator[None]:
+        waiter = _Waiter(key)
+        deadline = time.monotonic() + self.queue_timeout
         with self._condition:
-            return [worker.pid for worker in self._idle]
+            self._queue.append(waiter)
+            try:
+                while not self._may_start(waiter):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise SandboxFailure(
+                            "QueueTimeout",
+                            f"no script slot became free within {self.queue_timeout:g} s (all {self.size} "
+                            f"were busy, at most {self.per_key} per flow); try again later",
+                        )
+                    self._condition.wait(remaining)
+            finally:
+                self._queue.remove(waiter)
+                self._condition.notify_all()
+            self._busy += 1
+            self._running[key] = self._running.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy -= 1
+                left = self._running[key] - 1
+                if left:
+                    self._running[key] = left
+                else:
+                    del self._running[key]
+                self._condition.notify_all()
 
     def stats(self) -> dict[str, int]:
         with self._condition:
-            idle = len(self._idle)
-            return {"configured": self.size, "idle": idle, "busy": max(self._live - idle, 0)}
+            return {
+                "configured": self.size,
+                "idle": self.size - self._busy,
+                "busy": self._busy,
+                "waiting": len(self._queue),
+            }
 
-    def call(self, request: bytes, *, timeout: float) -> bytes:
-        """Send one request to a worker and return its response.
 
-        Raises SandboxFailure ("TimeoutError", "WorkerCrashed", "PoolClosed"). Blocks while every worker
-        is busy; the timeout counts from when a worker took the request.
-        """
-        undelivered = 0
-        while True:
-            worker = self._checkout()
-            try:
-                worker.connection.send_bytes(request)
-            except OSError:
-                # The worker died while idle and never saw this request: try another one.
-                self._discard(worker)
-                self._replace()
-                undelivered += 1
-                if undelivered > self.size + 1:
-                    raise SandboxFailure(
-                        "WorkerCrashed", "no script worker process could take the call"
-                    ) from None
-                continue
-            break
+# --- The zygote --------------------------------------------------------------------------------------------
+
+
+class _Zygote:
+    def __init__(self, config: PoolConfig) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        zygote_config = {
+            "limits": asdict(config.limits),
+            "jail": config.jail,
+            "uid": config.uid,
+            "hidden": list(config.hidden),
+        }
         try:
-            answered = worker.connection.poll(timeout)
-            response = worker.connection.recv_bytes() if answered else b""
-        except (EOFError, OSError):
-            exitcode = self._discard(worker)
-            self._replace()
-            raise SandboxFailure("WorkerCrashed", _describe_exit(exitcode)) from None
-        except BaseException:
-            # The caller was interrupted mid-call: the worker's state is unknown, so it goes.
-            self._discard(worker)
-            self._replace()
-            raise
-        if not answered:
-            self._discard(worker)
-            self._replace()
-            raise SandboxFailure("TimeoutError", f"the script ran longer than {timeout:g} s and was stopped")
-        self._checkin(worker)
-        return response
-
-    def close(self) -> None:
-        """Stop every worker: idle ones now, busy ones when their call ends."""
-        with self._condition:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._live -= len(idle)
-            self._condition.notify_all()
-        for worker in idle:
-            self._stop(worker)
-
-    # --- internals -----------------------------------------------------------------------------------------
-
-    def _start_worker(self) -> _Worker:
-        parent_end, child_end = socket.socketpair()
-        try:
-            process = subprocess.Popen(
+            self.process = subprocess.Popen(
                 [
                     sys.executable,
                     "-I",  # isolated: no PYTHON* variables, no user site, no current directory on the path
                     "-c",
-                    _WORKER_BOOTSTRAP,
+                    _ZYGOTE_BOOTSTRAP,
                     _IMPORT_ROOT,
                     str(child_end.fileno()),
-                    json.dumps(asdict(self.limits)),
+                    json.dumps(zygote_config),
                 ],
                 pass_fds=[child_end.fileno()],
                 env={},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
                 cwd="/",
-                # Own session: a Ctrl-C meant for the server does not reach the workers; they exit when the
-                # pool closes their socket (or the server's process ends and the kernel closes it).
+                # Own session: a Ctrl-C meant for the server does not reach it; it exits when the pool closes
+                # the control socket (or the server's process ends and the kernel closes it).
                 start_new_session=True,
             )
         except BaseException:
@@ -205,103 +185,197 @@ class ScriptPool:
             raise
         finally:
             child_end.close()
-        return _Worker(process, Connection(parent_end.detach()))
-
-    def _checkout(self) -> _Worker:
-        """An idle, started worker: popped from the idle stack, or started when the pool is short."""
-        failed_starts = 0
-        while True:
-            worker: _Worker | None = None
-            with self._condition:
-                if self._closed:
-                    raise SandboxFailure("PoolClosed", "the script pool is shut down")
-                if self._idle:
-                    worker = self._idle.pop()  # most recently used first: its compiled-code cache is warm
-                elif self._live < self.size:
-                    self._live += 1
-                else:
-                    self._condition.wait(timeout=1.0)
-                    continue
-            if worker is None:
-                try:
-                    worker = self._start_worker()
-                except BaseException:
-                    with self._condition:
-                        self._live -= 1
-                        self._condition.notify()
-                    raise
-            if worker.is_alive() and worker.wait_until_ready():
-                return worker
-            self._discard(worker)
-            failed_starts += 1
-            if failed_starts > MAX_FAILED_STARTS:
-                # Something is wrong with the environment (the worker's stderr, in the server's log, says
-                # what): fail this call rather than start processes in a loop.
-                raise SandboxFailure("WorkerStartFailed", "script worker processes fail to start")
-            self._replace()
-
-    def _checkin(self, worker: _Worker, *, fresh: bool = False) -> None:
-        with self._condition:
-            if not self._closed:
-                # A fresh worker may still be importing: it goes to the bottom of the (LIFO) idle stack.
-                if fresh:
-                    self._idle.insert(0, worker)
-                else:
-                    self._idle.append(worker)
-                self._condition.notify()
-                return
-            self._live -= 1
-        self._stop(worker)
-
-    def _discard(self, worker: _Worker) -> int | None:
-        """Kill a checked-out worker and forget it. Returns its exit code."""
-        with self._condition:
-            self._live -= 1
-            self._condition.notify()
-        return self._stop(worker, kill=True)
-
-    def _replace(self) -> None:
-        """Start a worker for one that was discarded, so the pool does not stay short. When that fails, the
-        next checkout tries again."""
-        with self._condition:
-            if self._closed or self._live >= self.size:
-                return
-            self._live += 1
+        self.control = parent_end
+        self.send_lock = threading.Lock()
+        self.stderr_thread = threading.Thread(
+            target=_log_stderr, args=(self.process.stderr,), name="script-zygote-stderr", daemon=True
+        )
+        self.stderr_thread.start()
+        self.control.settimeout(ZYGOTE_START_TIMEOUT)
         try:
-            worker = self._start_worker()
-        except Exception:
-            logger.exception("Could not start a replacement script worker")
-            with self._condition:
-                self._live -= 1
-            return
-        self._checkin(worker, fresh=True)
+            ready = json.loads(self.control.recv(1 << 16) or b"{}")
+        except (OSError, ValueError):
+            ready = {}
+        self.control.settimeout(None)
+        if not ready.get("ready"):
+            self.stop()
+            raise SandboxFailure(
+                "WorkerStartFailed", "the script sandbox process failed to start (see the server log)"
+            )
+        self.pid = int(ready["pid"])
+        self.layers: dict[str, dict[str, Any]] = ready["layers"]
 
-    @staticmethod
-    def _stop(worker: _Worker, *, kill: bool = False) -> int | None:
-        process = worker.process
-        if kill and worker.is_alive():
-            process.kill()
-        worker.connection.close()  # an idle worker sees EOF and exits
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start_call(self, call_end: socket.socket, *, timeout: float, checksum: str) -> None:
+        header = json.dumps({"timeout": timeout, "checksum": checksum}).encode()
+        with self.send_lock:
+            socket.send_fds(self.control, [header], [call_end.fileno()])
+
+    def stop(self) -> None:
+        self.control.close()  # the zygote sees EOF and exits; its running calls die with it (PDEATHSIG)
         try:
-            return process.wait(timeout=2.0)
+            self.process.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+            self.process.kill()
+            self.process.wait()
 
 
-def _describe_exit(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        number = -exitcode
+def _log_stderr(stream: IO[bytes] | None) -> None:
+    if stream is None:
+        return
+    logged = 0
+    with stream:
+        for line in stream:
+            if logged < MAX_STDERR_LINES:
+                logger.warning("script sandbox: %s", line[:2000].decode("utf-8", "replace").rstrip())
+            elif logged == MAX_STDERR_LINES:
+                logger.warning("script sandbox: further output of this sandbox process is dropped")
+            logged += 1
+
+
+# --- The pool ----------------------------------------------------------------------------------------------
+
+
+class ScriptPool:
+    """Thread-safe. Each call runs in a process of its own, forked from the pool's zygote."""
+
+    def __init__(self, config: PoolConfig) -> None:
+        if config.size < 1:
+            raise ValueError("the script pool needs at least one slot")
+        if config.jail not in JAIL_MODES:
+            raise ValueError(f"PATCHBAY_SCRIPT_JAIL must be one of {', '.join(JAIL_MODES)}")
+        self.config = config
+        self.size = config.size
+        self.limits = config.limits
+        self.scheduler = FairScheduler(
+            size=config.size, per_key=config.per_flow, queue_timeout=config.queue_timeout
+        )
+        # An answer holds at most the result, the logs and the error, plus the JSON around them.
+        self.max_answer_bytes = (
+            config.limits.max_result_bytes + 2 * config.limits.max_log_bytes + REQUEST_OVERHEAD_BYTES
+        )
+        self._lock = threading.Lock()
+        self._closed = False
+        self._zygote = self._start_zygote()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def layers(self) -> dict[str, dict[str, Any]]:
+        return self._zygote.layers
+
+    @property
+    def zygote_pid(self) -> int:
+        return self._zygote.pid
+
+    def stats(self) -> dict[str, int]:
+        return self.scheduler.stats()
+
+    def _start_zygote(self) -> _Zygote:
+        zygote = _Zygote(self.config)
+        inactive = {name: layer["detail"] for name, layer in zygote.layers.items() if not layer["active"]}
+        if inactive and self.config.jail == "required":
+            zygote.stop()
+            raise SandboxFailure(
+                "JailUnavailable",
+                "PATCHBAY_SCRIPT_JAIL=required but these layers are not active: "
+                + "; ".join(f"{name}: {detail}" for name, detail in inactive.items()),
+            )
+        for name, detail in inactive.items():
+            logger.warning("Script sandbox: the %s layer of the jail is not active (%s)", name, detail)
+        return zygote
+
+    def _current_zygote(self) -> _Zygote:
+        with self._lock:
+            if self._closed:
+                raise SandboxFailure("PoolClosed", "the script pool is shut down")
+            if not self._zygote.alive():
+                logger.warning("Script sandbox: the zygote process ended; starting a new one")
+                self._zygote.stop()
+                self._zygote = self._start_zygote()
+            return self._zygote
+
+    def call(self, request: bytes, *, timeout: float, key: str = "", checksum: str = "") -> dict[str, Any]:
+        """Run one request in a new process and return its decoded answer.
+
+        Raises SandboxFailure ("QueueTimeout", "TimeoutError", "CpuLimitExceeded", "WorkerCrashed",
+        "ResultTooLarge", "PoolClosed", "WorkerStartFailed"). Waits at most the queue timeout for a slot; the
+        timeout counts from when the call's process started.
+        """
+        with self.scheduler.slot(key or "-"):
+            ours, theirs = socket.socketpair()
+            try:
+                self._hand_over(theirs, timeout=timeout, checksum=checksum)
+            finally:
+                theirs.close()
+            connection = Connection(ours.detach())
+            try:
+                return self._exchange(connection, request, timeout)
+            finally:
+                connection.close()
+
+    def _hand_over(self, call_end: socket.socket, *, timeout: float, checksum: str) -> None:
+        for attempt in range(2):
+            zygote = self._current_zygote()
+            try:
+                zygote.start_call(call_end, timeout=timeout, checksum=checksum)
+                return
+            except OSError:
+                if attempt:
+                    raise SandboxFailure(
+                        "WorkerCrashed", "the script sandbox process is not answering"
+                    ) from None
+                zygote.process.kill()  # dead or wedged: the next attempt starts a new one
+                zygote.process.wait()
+
+    def _exchange(self, connection: Connection, request: bytes, timeout: float) -> dict[str, Any]:
+        with contextlib.suppress(OSError):  # the process is gone already; the zygote's exit frame says why
+            connection.send_bytes(request)
+        wait = timeout + ANSWER_GRACE_SECONDS if timeout > 0 else None
         try:
-            name = signal.Signals(number).name
+            if not connection.poll(wait):
+                raise SandboxFailure(
+                    "TimeoutError", f"the script ran longer than {timeout:g} s and was stopped"
+                )
+            frame = connection.recv_bytes(self.max_answer_bytes)
+        except EOFError:
+            raise SandboxFailure("WorkerCrashed", "the script process ended without an answer") from None
+        except OSError as exc:
+            if "bad message length" in str(exc):
+                raise SandboxFailure(
+                    "ResultTooLarge", f"the script's answer is larger than {self.max_answer_bytes} bytes"
+                ) from None
+            raise SandboxFailure("WorkerCrashed", "the script process ended without an answer") from None
+        try:
+            answer = json.loads(frame[1:])
         except ValueError:
-            name = f"signal {number}"
-        if number == signal.SIGKILL:
-            return f"the script worker process was killed ({name}), for example for using too much memory"
-        if number == signal.SIGXCPU:
-            return "the script used too much CPU time and its worker process was stopped"
-        return f"the script worker process ended unexpectedly ({name})"
-    return f"the script worker process ended unexpectedly (exit status {exitcode})"
+            raise SandboxFailure(
+                "WorkerCrashed", "the script process sent an answer that is not JSON"
+            ) from None
+        if not isinstance(answer, dict):
+            raise SandboxFailure("WorkerCrashed", "the script process sent an answer that is not an object")
+        if frame[:1] == b"R":
+            return answer
+        raise SandboxFailure(
+            str(answer.get("type") or "WorkerCrashed"), str(answer.get("reason") or "no answer")
+        )
+
+    def probe(self, paths: list[str]) -> dict[str, Any]:
+        """Run the jail's self-check in a call's process (no script): ids, which paths open, socket, fork."""
+        request = json.dumps({"op": "probe", "paths": paths}).encode()
+        return self.call(request, timeout=10.0, key="probe")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            zygote = self._zygote
+        zygote.stop()
 
 
 # --- The pool of this process ------------------------------------------------------------------------------
@@ -312,20 +386,54 @@ _pool_lock = threading.Lock()
 _atexit_registered = False
 
 
-def limits_from_settings() -> WorkerLimits:
+def limits_from_settings() -> Limits:
     from django.conf import settings
 
-    return WorkerLimits(
+    return Limits(
         cpu_seconds=settings.PATCHBAY_SCRIPT_CPU_SECONDS,
         memory_mb=settings.PATCHBAY_SCRIPT_MEMORY_MB,
         max_result_bytes=settings.PATCHBAY_SCRIPT_MAX_RESULT_BYTES,
         max_log_bytes=settings.PATCHBAY_SCRIPT_MAX_LOG_BYTES,
+        max_result_items=settings.PATCHBAY_SCRIPT_MAX_RESULT_ITEMS,
+        max_result_depth=settings.PATCHBAY_SCRIPT_MAX_RESULT_DEPTH,
+    )
+
+
+def hidden_paths_from_settings() -> tuple[str, ...]:
+    """Paths the jail's filesystem view must not contain (checked when the zygote starts)."""
+    from django.conf import settings
+
+    base = Path(settings.BASE_DIR)
+    var = Path(getattr(settings, "VAR_DIR", base / "var"))
+    paths = [var, base / "var", base / "config", base / ".env", Path(settings.MEDIA_ROOT)]
+    for database in settings.DATABASES.values():
+        name = str(database.get("NAME") or "")
+        if (
+            database.get("ENGINE", "").endswith("sqlite3")
+            and name
+            and not name.startswith(("file:", ":memory:"))
+        ):
+            paths.append(Path(name))
+    return tuple(str(path) for path in paths)
+
+
+def config_from_settings() -> PoolConfig:
+    from django.conf import settings
+
+    return PoolConfig(
+        size=settings.PATCHBAY_SCRIPT_POOL_SIZE,
+        per_flow=settings.PATCHBAY_SCRIPT_FLOW_CONCURRENCY,
+        queue_timeout=settings.PATCHBAY_SCRIPT_QUEUE_TIMEOUT,
+        limits=limits_from_settings(),
+        jail=settings.PATCHBAY_SCRIPT_JAIL,
+        uid=settings.PATCHBAY_SCRIPT_UID,
+        hidden=hidden_paths_from_settings(),
     )
 
 
 def get_pool() -> ScriptPool:
-    """The process's pool, started on first use from the settings (PATCHBAY_SCRIPT_POOL_SIZE and the
-    PATCHBAY_SCRIPT_* limits). A process forked after the pool was made gets its own pool."""
+    """The process's pool, started on first use from the settings. A process forked after the pool was made
+    gets its own pool."""
     global _pool, _pool_pid, _atexit_registered
     pool = _pool
     if pool is not None and _pool_pid == os.getpid() and not pool.closed:
@@ -333,9 +441,7 @@ def get_pool() -> ScriptPool:
     with _pool_lock:
         if _pool is not None and _pool_pid == os.getpid() and not _pool.closed:
             return _pool
-        from django.conf import settings
-
-        _pool = ScriptPool(size=settings.PATCHBAY_SCRIPT_POOL_SIZE, limits=limits_from_settings())
+        _pool = ScriptPool(config_from_settings())
         _pool_pid = os.getpid()
         if not _atexit_registered:
             atexit.register(shutdown_pool)
@@ -353,8 +459,14 @@ def shutdown_pool() -> None:
 
 
 def pool_stats() -> dict[str, int]:
-    """Worker counts of this process's pool by state (all zero before the pool is started)."""
+    """Slot counts of this process's pool by state (all zero before the pool is started)."""
     pool = _pool
     if pool is None or _pool_pid != os.getpid():
-        return {"configured": 0, "idle": 0, "busy": 0}
+        return {"configured": 0, "idle": 0, "busy": 0, "waiting": 0}
     return pool.stats()
+
+
+def sandbox_status() -> dict[str, Any]:
+    """For /healthz: the zygote and the jail's layers (starts the pool when it is not running yet)."""
+    pool = get_pool()
+    return {"zygote_pid": pool.zygote_pid, "layers": pool.layers, **pool.stats()}

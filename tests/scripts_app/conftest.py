@@ -18,6 +18,8 @@ TEST_LIMITS = {
     "PATCHBAY_SCRIPT_MAX_LOG_BYTES": 64 * 1024,
     "PATCHBAY_SCRIPT_MAX_RESULT_BYTES": 1024 * 1024,
     "PATCHBAY_SCRIPT_POOL_SIZE": 2,
+    "PATCHBAY_SCRIPT_FLOW_CONCURRENCY": 1,
+    "PATCHBAY_SCRIPT_QUEUE_TIMEOUT": 30.0,
 }
 
 TRIVIAL_CODE = 'def handle(data):\n    data["payload"] = "pong:" + str(data["payload"])\n    return data\n'
@@ -49,10 +51,10 @@ def make_version(db: None) -> Callable[..., ScriptVersion]:
 
 
 def assert_pool_healthy(version: ScriptVersion) -> None:
-    """A trivial script runs and every worker of the pool is back and idle."""
+    """A trivial script runs and every slot of the pool is free again."""
     from scripts_app import run_script
 
     result = run_script(version, {"payload": "ping", "variables": {}, "meta": {}, "flow": {}})
     assert result.payload == "pong:ping"
     stats = get_pool().stats()
-    assert stats == {"configured": 2, "idle": 2, "busy": 0}
+    assert stats == {"configured": 2, "idle": 2, "busy": 0, "waiting": 0}

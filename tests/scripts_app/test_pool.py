@@ -1,4 +1,4 @@
-"""The worker pool: killed workers are replaced, concurrent callers never lose a call, no server forks."""
+"""The pool: a zygote that is a fresh interpreter, a process per call, failures confined to their own call."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from tests.scripts_app.conftest import TRIVIAL_CODE, assert_pool_healthy
 Make = Callable[..., ScriptVersion]
 DATA = {"payload": "ping", "variables": {}, "meta": {}, "flow": {}}
 
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
     """Poll for a state change of another process or thread (not a timing assertion: 30 s is a hang)."""
@@ -39,21 +41,25 @@ def is_dead(pid: int) -> bool:
     return "State:\tZ" in status
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+def children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
 
 
-def run_in_threads(version: ScriptVersion, callers: int, calls_each: int) -> list[Any]:
+def run_in_threads(version: ScriptVersion, callers: int, calls_each: int, flow: Any = None) -> list[Any]:
     """`callers` threads each run the version `calls_each` times; returns every result or exception."""
     outcomes: list[Any] = []
     lock = threading.Lock()
 
-    def caller() -> None:
+    def caller(index: int) -> None:
         try:
             for _ in range(calls_each):
+                data = {**DATA, "flow": {"id": index if flow is None else flow}}
                 try:
-                    outcome: Any = run_script(version, dict(DATA))
+                    outcome: Any = run_script(version, data)
                 except ScriptError as exc:
                     outcome = exc
                 with lock:
@@ -61,7 +67,7 @@ def run_in_threads(version: ScriptVersion, callers: int, calls_each: int) -> lis
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    threads = [threading.Thread(target=caller, args=(index,)) for index in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -69,69 +75,68 @@ def run_in_threads(version: ScriptVersion, callers: int, calls_each: int) -> lis
     return outcomes
 
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def test_workers_are_separate_processes_with_an_empty_environment(make_version: Make) -> None:
+def test_the_zygote_is_a_fresh_isolated_interpreter_with_an_empty_environment(make_version: Make) -> None:
     make_version(TRIVIAL_CODE)
-    pids = get_pool().worker_pids()
+    pid = get_pool().zygote_pid
 
-    assert len(pids) == 2 and os.getpid() not in pids
+    assert pid != os.getpid()
+    assert Path(f"/proc/{pid}/environ").read_bytes() == b""
+    assert f"PPid:\t{os.getpid()}\n" in Path(f"/proc/{pid}/status").read_text()
+    arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert arguments[1] == b"-I"  # `python -I ...`: started by exec, not a fork of this threaded process
+
+
+def test_every_call_runs_in_a_process_of_its_own(make_version: Make) -> None:
+    pool = get_pool()
+    pids = [pool.probe([])["pid"] for _ in range(5)]
+
+    assert len(set(pids)) == 5
+    assert pool.zygote_pid not in pids and os.getpid() not in pids
     for pid in pids:
-        # A fresh interpreter (not a fork of this threaded process) whose parent is this process.
-        assert Path(f"/proc/{pid}/environ").read_bytes() == b""
-        assert f"PPid:\t{os.getpid()}\n" in Path(f"/proc/{pid}/status").read_text()
+        wait_until(lambda pid=pid: is_dead(pid), f"call process {pid} to end")
 
 
-def test_killed_idle_workers_are_replaced_and_concurrent_calls_all_complete(make_version: Make) -> None:
+def test_a_killed_zygote_is_replaced_and_concurrent_calls_all_complete(make_version: Make) -> None:
     version = make_version(TRIVIAL_CODE)
     run_script(version, dict(DATA))
-    killed = get_pool().worker_pids()
-    for pid in killed:
-        os.kill(pid, signal.SIGKILL)
-    for pid in killed:
-        wait_until(lambda pid=pid: is_dead(pid), f"worker {pid} to die")
+    killed = get_pool().zygote_pid
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: is_dead(killed), f"zygote {killed} to die")
 
     outcomes = run_in_threads(version, callers=6, calls_each=5)
 
     assert len(outcomes) == 30
     assert all(not isinstance(outcome, Exception) for outcome in outcomes), outcomes
     assert {outcome.payload for outcome in outcomes} == {"pong:ping"}
-    replaced = get_pool().worker_pids()
-    assert len(replaced) == 2 and not set(replaced) & set(killed)
+    assert get_pool().zygote_pid != killed
     assert_pool_healthy(version)
 
 
-def test_a_worker_killed_mid_call_fails_only_that_call(make_version: Make) -> None:
-    # A busy loop: the test sees it has started running (its worker's CPU time grows) before killing it.
+def test_a_call_process_killed_mid_call_fails_only_that_call(make_version: Make) -> None:
     slow = make_version(
         "def handle(data):\n    total = 0\n    while True:\n        total += 1\n", name="Slow"
     )
     quick = make_version(TRIVIAL_CODE, name="Quick")
-    run_script(quick, dict(DATA))
     pool = get_pool()
-    before = set(pool.worker_pids())
-    ticks = {pid: cpu_ticks(pid) for pid in before}
-    slow_outcome: list[Any] = []
+    outcome: list[Any] = []
 
     def call_slow() -> None:
         try:
-            slow_outcome.append(run_script(slow, dict(DATA)))
+            outcome.append(run_script(slow, dict(DATA)))
         except ScriptError as exc:
-            slow_outcome.append(exc)
+            outcome.append(exc)
         finally:
             connection.close()
 
     thread = threading.Thread(target=call_slow)
     thread.start()
-    wait_until(lambda: pool.stats()["busy"] == 1, "the slow call to take a worker")
-    (busy_pid,) = before - set(pool.worker_pids())
-    wait_until(lambda: cpu_ticks(busy_pid) >= ticks[busy_pid] + 3, "the slow script to run")
+    wait_until(lambda: len(children_of(pool.zygote_pid)) == 1, "the slow call's process to start")
+    (busy_pid,) = children_of(pool.zygote_pid)
     os.kill(busy_pid, signal.SIGKILL)
     others = run_in_threads(quick, callers=3, calls_each=4)
     thread.join()
 
-    (failure,) = slow_outcome
+    (failure,) = outcome
     assert isinstance(failure, ScriptError)
     assert failure.error_type == "WorkerCrashed"
     assert "killed (SIGKILL)" in failure.message
@@ -140,7 +145,7 @@ def test_a_worker_killed_mid_call_fails_only_that_call(make_version: Make) -> No
     assert_pool_healthy(quick)
 
 
-def test_more_callers_than_workers_all_get_their_answers(make_version: Make) -> None:
+def test_more_callers_than_slots_all_get_their_answers(make_version: Make) -> None:
     version = make_version(
         "def handle(data):\n    data['payload'] = str(sum(range(20000)))\n    return data\n"
     )
@@ -148,17 +153,17 @@ def test_more_callers_than_workers_all_get_their_answers(make_version: Make) -> 
     outcomes = run_in_threads(version, callers=8, calls_each=6)
 
     assert [outcome.payload for outcome in outcomes] == [str(sum(range(20000)))] * 48
-    assert get_pool().stats() == {"configured": 2, "idle": 2, "busy": 0}
+    assert get_pool().stats() == {"configured": 2, "idle": 2, "busy": 0, "waiting": 0}
 
 
-def test_a_timed_out_worker_is_replaced_while_other_calls_continue(make_version: Make) -> None:
+def test_a_timed_out_call_is_stopped_while_other_calls_continue(make_version: Make) -> None:
     sleeper = make_version("import time\n\ndef handle(data):\n    time.sleep(60)\n", name="Sleeper")
     quick = make_version(TRIVIAL_CODE, name="Quick")
     failures: list[ScriptError] = []
 
     def call_sleeper() -> None:
         try:
-            run_script(sleeper, dict(DATA))
+            run_script(sleeper, {**DATA, "flow": {"id": 99}})
         except ScriptError as exc:
             failures.append(exc)
         finally:
@@ -170,8 +175,24 @@ def test_a_timed_out_worker_is_replaced_while_other_calls_continue(make_version:
     thread.join()
 
     assert [failure.error_type for failure in failures] == ["TimeoutError"]
+    assert failures[0].line == 4  # stopped inside the call, at the script's line
     assert all(result.payload == "pong:ping" for result in others)
+    wait_until(lambda: children_of(get_pool().zygote_pid) == [], "every call's process to end")
     assert_pool_healthy(quick)
+
+
+def test_a_call_that_ignores_its_timer_is_killed_by_the_zygote(make_version: Make) -> None:
+    stubborn = make_version(
+        "import time\n\ndef handle(data):\n    while True:\n        try:\n            time.sleep(60)\n"
+        "        except BaseException:\n            pass\n",
+        name="Stubborn",
+    )
+
+    with pytest.raises(ScriptError) as failed:
+        run_script(stubborn, dict(DATA))
+
+    assert failed.value.error_type == "TimeoutError"
+    assert "longer than 2 s" in failed.value.message
 
 
 def test_pool_stats_for_the_metrics_endpoint(make_version: Make) -> None:
@@ -179,9 +200,9 @@ def test_pool_stats_for_the_metrics_endpoint(make_version: Make) -> None:
 
     version = make_version(TRIVIAL_CODE)
     run_script(version, dict(DATA))
-    assert pool_stats() == {"configured": 2, "idle": 2, "busy": 0}
+    assert pool_stats() == {"configured": 2, "idle": 2, "busy": 0, "waiting": 0}
 
     shutdown_pool()
-    assert pool_stats() == {"configured": 0, "idle": 0, "busy": 0}
+    assert pool_stats() == {"configured": 0, "idle": 0, "busy": 0, "waiting": 0}
     assert run_script(version, dict(DATA)).payload == "pong:ping"  # the next call starts a new pool
     assert pool_stats()["configured"] == 2

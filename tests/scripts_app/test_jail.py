@@ -1,0 +1,142 @@
+"""The OS jail: each layer the pool reports active must actually hold in a call's process.
+
+A call's process is probed with fixed code (`ScriptPool.probe`), standing in for a script that escaped
+RestrictedPython. Where a layer is not active on the machine running the tests, the test checks that the pool
+says so and why (the server runs with the other layers); CI runs as root on a machine where every layer is
+available, so there every layer is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from scripts_app.sandbox.pool import get_pool, shutdown_pool
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INTERPRETER_FILE = str(Path(os.__file__).resolve())
+
+
+def layer(name: str) -> dict[str, Any]:
+    return get_pool().layers[name]
+
+
+def assert_reported_missing(name: str) -> None:
+    """A layer that is not active says why, and the pool still runs calls."""
+    detail = layer(name)["detail"]
+    assert detail and detail != "turned off (PATCHBAY_SCRIPT_JAIL=off)"
+    assert get_pool().probe([])["ok"] is True
+
+
+@pytest.fixture
+def secret_files() -> Iterator[list[str]]:
+    """A stand-in database and secret key in the project's var/ directory, and the real settings file."""
+    var = Path(settings.BASE_DIR) / "var"
+    var.mkdir(exist_ok=True)
+    database = var / f"jail-probe-{os.getpid()}.sqlite3"
+    secret = var / f"jail-probe-{os.getpid()}.key"
+    database.write_bytes(b"SQLite format 3\x00")
+    secret.write_text("not-a-real-secret")
+    yield [str(database), str(secret), str(Path(settings.BASE_DIR) / "config" / "settings.py")]
+    database.unlink()
+    secret.unlink()
+
+
+def test_a_call_cannot_open_the_database_var_or_settings(secret_files: list[str]) -> None:
+    probe = get_pool().probe([*secret_files, INTERPRETER_FILE])
+
+    if not layer("filesystem")["active"]:
+        assert_reported_missing("filesystem")
+        return
+    for path in secret_files:
+        assert probe["paths"][path].startswith("refused: [Errno 2]"), (path, probe["paths"][path])
+    # The probe can open what is in its view: the refusals above are the jail, not a broken probe.
+    assert probe["paths"][INTERPRETER_FILE] == "allowed"
+    zygote_root = Path(f"/proc/{get_pool().zygote_pid}/root")
+    assert not (zygote_root / str(Path(settings.BASE_DIR) / "config").lstrip("/")).exists()
+    assert not (zygote_root / "proc" / "self").exists()
+
+
+def test_a_call_runs_as_the_unprivileged_uid(secret_files: list[str]) -> None:
+    probe = get_pool().probe([])
+
+    if not layer("uid")["active"]:
+        assert_reported_missing("uid")
+        return
+    assert probe["uid"] == probe["gid"] == settings.PATCHBAY_SCRIPT_UID
+    assert probe["groups"] == []
+    assert os.getuid() != settings.PATCHBAY_SCRIPT_UID
+    status = Path(f"/proc/{get_pool().zygote_pid}/status").read_text()
+    assert f"Uid:\t{settings.PATCHBAY_SCRIPT_UID}\t" in status
+
+
+def test_a_call_has_no_network() -> None:
+    if not layer("network")["active"]:
+        assert_reported_missing("network")
+        return
+    pid = get_pool().zygote_pid
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    # The namespace holds a loopback interface only (and it is down): nothing to reach, not even this host.
+    interfaces = [
+        line.split(":")[0].strip() for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    ]
+    assert interfaces == ["lo"]
+    assert {name for _, name in socket.if_nameindex()} != {"lo"}
+
+
+def test_a_call_cannot_open_sockets_or_start_processes() -> None:
+    probe = get_pool().probe([])
+
+    if not layer("seccomp")["active"]:
+        assert_reported_missing("seccomp")
+        return
+    assert probe["socket"] == "refused: [Errno 1] Operation not permitted"
+    assert probe["unix_socket"] == "refused: [Errno 1] Operation not permitted"
+    assert probe["fork"] == "refused: [Errno 1] Operation not permitted"
+
+
+@pytest.fixture
+def jail_off() -> Iterator[None]:
+    shutdown_pool()
+    with override_settings(PATCHBAY_SCRIPT_JAIL="off"):
+        yield
+        shutdown_pool()
+    shutdown_pool()
+
+
+def test_with_the_jail_off_every_layer_says_so_and_the_probe_sees_the_difference(
+    jail_off: None, secret_files: list[str]
+) -> None:
+    pool = get_pool()
+    probe = pool.probe([secret_files[0]])
+
+    assert {name: value["active"] for name, value in pool.layers.items()} == {
+        "network": False,
+        "filesystem": False,
+        "uid": False,
+        "seccomp": False,
+    }
+    assert all("PATCHBAY_SCRIPT_JAIL=off" in value["detail"] for value in pool.layers.values())
+    # What the jail refuses above is allowed without it: the checks are not vacuous.
+    assert probe["socket"] == "allowed" and probe["fork"] == "allowed"
+    assert probe["paths"][secret_files[0]] == "allowed"
+    assert probe["uid"] == os.getuid()
+
+
+def test_healthz_lists_the_sandbox_layers(client: Callable[..., Any]) -> None:
+    response = client.get("/healthz")
+
+    sandbox = response.json()["checks"]["sandbox"]
+    assert sandbox["ok"] is True
+    assert set(sandbox["layers"]) == {"network", "filesystem", "uid", "seccomp"}
+    for name, value in sandbox["layers"].items():
+        assert value["active"] == get_pool().layers[name]["active"]
+        assert (name in sandbox["detail"].split("not active:")[0]) == value["active"]
