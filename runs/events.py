@@ -24,11 +24,15 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from runs.models import Run
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,33 @@ LOG_LINGER_SECONDS = 0.01
 
 def run_group(run_id: int) -> str:
     return f"run_{run_id}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def run_status_event(run: Run) -> dict[str, Any]:
+    """The `run.status` event for `run` as it is now (DESIGN section 8)."""
+    return {
+        "type": "run.status",
+        "run": run.pk,
+        "flow": run.flow_id,
+        "flow_version": run.flow_version_id,
+        "status": run.status,
+        "trigger": run.trigger,
+        "attempt": run.attempt,
+        "priority": run.priority,
+        "retry_of": run.retry_of_id,
+        "parent_run": run.parent_run_id,
+        "queued_at": _iso(run.queued_at),
+        "available_at": _iso(run.available_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "stop_requested": run.stop_requested,
+        "error": run.error,
+        "insights": run.insights,
+    }
 
 
 def log_line_event(line: Any) -> dict[str, Any]:

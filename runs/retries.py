@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from designer.models import FlowVersion
-from runs import services
+from runs import lifecycle
 from runs.engine.graph import Graph
 from runs.errors import RunRefused
 from runs.logs import write_log
@@ -112,7 +112,7 @@ def retry_run(
     if start_from not in RETRY_FROM or version not in RETRY_VERSIONS:
         raise ValueError(f"Unknown retry choice {start_from!r} / {version!r}")
     run = Run.objects.select_related("flow", "flow_version").get(pk=run.pk)
-    if run.status not in services.RETRYABLE_STATUSES:
+    if run.status not in lifecycle.RETRYABLE_STATUSES:
         raise RunRefused(f"Run {run.pk} is {run.status}; only failed, stopped or partial runs can be retried")
     if not run.flow.enabled:
         raise RunRefused(f"Flow '{run.flow.name}' is disabled.")
@@ -131,11 +131,11 @@ def retry_run(
         items = _resume_items(run, failed, Graph(flow_version.graph or {}), flow_version)
     try:
         with transaction.atomic():
-            retry = services.queue_run_attempt(
+            retry = lifecycle.queue_run_attempt(
                 run=run,
                 delay_seconds=0.0,
                 user=user,
-                priority=services.MANUAL_PRIORITY,
+                priority=lifecycle.MANUAL_PRIORITY,
                 flow_version=flow_version,
             )
             if failed is not None:

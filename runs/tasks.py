@@ -16,7 +16,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from runs.models import Run
+from runs import lifecycle
+from runs.engine import execute_claimed_run
+from runs.executors.celery import send_run
+from runs.retention import prune_runs as prune_run_history
+from runs.triggers.schedule import fire_due_schedules
 
 logger = logging.getLogger(__name__)
 
@@ -34,32 +38,23 @@ def worker_id() -> str:
 @shared_task(name="runs.execute_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def execute_run(run_id: int) -> None:
     """Claim run `run_id` and execute it; a run not queued or not due (someone has it) is a no-op."""
-    from runs.engine import execute_run as execute_claimed_run
-    from runs.executors.celery import CeleryExecutor
-    from runs.services import claim_run
-
     me = worker_id()
-    run = claim_run(run_id=run_id, worker_id=me)
+    run = lifecycle.claim_run(run_id=run_id, worker_id=me)
     if run is None:
         return
-    execute_claimed_run(run.pk, worker_id=me)
-    # A step retry puts the run back in the queue with a future available_at: send it again for then.
-    if Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).exists():
-        CeleryExecutor().submit(run_id)
+    # A step retry puts the run back in the queue with a future available_at; runs.lifecycle sends the task
+    # again for then (release_for_retry submits with the due time after commit).
+    execute_claimed_run(run, worker_id=me)
 
 
 @shared_task(name="runs.sweep_runs", ignore_result=True)
 def sweep_runs() -> int:
     """Re-queue runs whose lease expired and resubmit due runs nobody claimed. Returns how many it sent."""
-    from runs.executors.celery import CeleryExecutor
-    from runs.services import due_runs, requeue_expired_leases
-
-    requeued = requeue_expired_leases()  # each one is submitted after commit by the service
+    requeued = lifecycle.requeue_expired_leases()  # each one is submitted after commit by the lifecycle
     stale = timezone.now() - timedelta(seconds=RESUBMIT_AFTER_SECONDS)
-    executor = CeleryExecutor()
-    resubmitted = due_runs(now=stale, limit=RESUBMIT_LIMIT)
+    resubmitted = lifecycle.due_runs(now=stale, limit=RESUBMIT_LIMIT)
     for run_id in resubmitted:
-        executor.submit(run_id)
+        send_run(run_id)
     if requeued or resubmitted:
         logger.info("Sweep: %d expired leases requeued, %d due runs resubmitted", requeued, len(resubmitted))
     return requeued + len(resubmitted)
@@ -67,13 +62,9 @@ def sweep_runs() -> int:
 
 @shared_task(name="runs.fire_schedules", ignore_result=True)
 def fire_schedules() -> int:
-    from runs.triggers.schedule import fire_due_schedules
-
     return len(fire_due_schedules())
 
 
 @shared_task(name="runs.prune_runs", ignore_result=True)
 def prune_runs() -> None:
-    from runs.executors.embedded import prune_run_history
-
     prune_run_history()

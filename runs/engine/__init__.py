@@ -6,6 +6,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError, connection
 
+from runs.engine.runner import LeaseLost, Runner
 from runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -20,11 +21,15 @@ def execute_run(run_id: int, *, worker_id: str) -> None:
     worker's (never claimed, or the lease was lost to a sweeper). Never raises for anything a flow does; an
     unexpected engine exception fails the run with an error log line.
     """
-    from runs.engine.runner import LeaseLost, Runner
-
     run = Run.objects.select_related("flow", "flow_version").filter(pk=run_id).first()
     if run is None or run.status != Run.Status.RUNNING or run.lease_owner != worker_id:
         return
+    execute_claimed_run(run, worker_id=worker_id)
+
+
+def execute_claimed_run(run: Run, *, worker_id: str) -> None:
+    """`execute_run` for the `Run` that `runs.lifecycle.claim_run` just returned (no second read)."""
+    run_id = run.pk
     runner = Runner(run, worker_id=worker_id)
     try:
         runner.execute()
@@ -46,4 +51,4 @@ def execute_run(run_id: int, *, worker_id: str) -> None:
             logger.exception("Run %s: could not record the engine error", run_id)
 
 
-__all__ = ["execute_run"]
+__all__ = ["execute_claimed_run", "execute_run"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +32,14 @@ from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload
 from runs.engine.shapes import execute_shape
 from runs.errors import ConnectorError, PayloadTooLarge
 from runs.events import emit_run_event
+from runs.lifecycle import (
+    LeaseLost,
+    backoff_delay,
+    extend_lease,
+    finish_run,
+    release_for_retry,
+    save_checkpoint,
+)
 from runs.logs import write_log
 from runs.models import LogLine, Payload, Run, Step, WorkItem
 from runs.payloads import (
@@ -43,18 +50,12 @@ from runs.payloads import (
     storable_text,
     store_payload,
 )
-from runs.services import UNFINISHED_STEP_STATUSES, backoff_delay, queue_run_attempt, run_status_event
-from runs.signals import run_finished
 from runs.templating import TemplateError
 
 logger = logging.getLogger(__name__)
 
 # The longest `Retry-After` an upstream can make a step wait (one day).
 RETRY_AFTER_LIMIT = 86400.0
-
-
-class LeaseLost(Exception):
-    """This worker no longer holds the run's lease: stop at once and write nothing more."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -117,15 +118,8 @@ class Runner:
         until = timezone.now() + timedelta(seconds=seconds + settings.PATCHBAY_LEASE_SECONDS)
         if self.lease_until is not None and self.lease_until >= until:
             return
-        updated = Run.objects.filter(
-            pk=self.run.pk, status=Run.Status.RUNNING, lease_owner=self.worker_id
-        ).update(lease_expires_at=until)
-        if not updated:
-            raise LeaseLost
+        extend_lease(run=self.run, worker_id=self.worker_id, until=until)
         self.lease_until = until
-
-    def _lease_filter(self) -> Any:
-        return Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING, lease_owner=self.worker_id)
 
     # --- the walk -----------------------------------------------------------------------------------------
     def execute(self) -> None:
@@ -185,21 +179,9 @@ class Runner:
         """Persist the state and renew the lease; returns whether a stop was requested. Raises LeaseLost.
 
         Called inside the transaction that records the step."""
-        until = timezone.now() + timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS)
-        stop = False
-        # The usual case in one statement; 0 rows means a stop was requested or the lease is gone.
-        updated = (
-            self._lease_filter()
-            .filter(stop_requested=False)
-            .update(checkpoint=self.state, lease_expires_at=until)
-        )
-        if not updated:
-            stop = True
-            updated = self._lease_filter().update(checkpoint=self.state, lease_expires_at=until)
-            if not updated:
-                raise LeaseLost
+        stop = save_checkpoint(run=self.run, worker_id=self.worker_id, checkpoint=self.state)
         self._flush_items()
-        self.lease_until = until
+        self.lease_until = self.run.lease_expires_at
         return stop
 
     # --- the work item stack -------------------------------------------------------------------------
@@ -424,23 +406,9 @@ class Runner:
 
     def _wait_for_retry(self, at: datetime) -> None:
         """Give the run back to the queue until `at`, keeping the checkpoint (the retry item is on top)."""
-        with transaction.atomic():
-            updated = self._lease_filter().update(
-                status=Run.Status.QUEUED,
-                available_at=at,
-                lease_owner="",
-                lease_expires_at=None,
-                checkpoint=self.state,
-            )
-            if not updated:
-                raise LeaseLost
+        with transaction.atomic(savepoint=False):
+            release_for_retry(run=self.run, worker_id=self.worker_id, available_at=at, checkpoint=self.state)
             self._flush_items()
-            self.run.refresh_from_db()
-            emit_run_event(self.run.pk, run_status_event(self.run))
-            from runs.executors import submit_run
-
-            run_id = self.run.pk
-            transaction.on_commit(lambda: submit_run(run_id))
 
     def _fail_step(self, item: dict[str, Any], step: Step, outcome: Outcome) -> bool:
         step.status = Step.Status.FAILED
@@ -526,55 +494,17 @@ class Runner:
             "bytes_out": int(stats.get("bytes_out", 0)),
             "script_cpu_ms": round(float(stats.get("script_cpu_ms", 0)), 3),
         }
-        with transaction.atomic():
-            updated = self._lease_filter().update(
-                status=status,
-                finished_at=now,
-                final_payload=final_payload,
-                insights=insights,
-                error=error[:10000],
-                # A failed run keeps its last checkpoint (state and work items, the failed one included):
-                # a retry from the failed step starts from it (runs/retries.py).
-                checkpoint=self.state if status == Run.Status.FAILED else {},
-                lease_owner="",
-                lease_expires_at=None,
-            )
-            if not updated:
-                raise LeaseLost
-            if status != Run.Status.FAILED:
-                WorkItem.objects.filter(run=self.run).delete()
-            if status in (Run.Status.FAILED, Run.Status.STOPPED):
-                Step.objects.filter(run=self.run, status__in=UNFINISHED_STEP_STATUSES).update(
-                    status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
-                )
-            self.run.refresh_from_db()
-            level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
-            if status == Run.Status.FAILED:
-                level = LogLine.Level.ERROR
-            message = f"Run {status.replace('_', ' ')} in {insights['duration_ms']:.0f} ms"
-            if error:
-                message += f": {error}"
-            write_log(run=self.run, level=level, message=message)
-            emit_run_event(self.run.pk, run_status_event(self.run))
-            if retry_run:
-                self._queue_run_retry()
-            transaction.on_commit(partial(run_finished.send, sender=Run, run=self.run))
-
-    def _queue_run_retry(self) -> None:
-        flow = self.run.flow
-        if self.run.attempt > flow.max_run_retries:
-            write_log(
-                run=self.run,
-                level=LogLine.Level.ERROR,
-                message=f"No run retries left (max_run_retries = {flow.max_run_retries}); failed for good",
-            )
-            return
-        delay = backoff_delay(attempt=self.run.attempt)
-        retry = queue_run_attempt(run=self.run, delay_seconds=delay)
-        write_log(
+        finish_run(
             run=self.run,
-            level=LogLine.Level.WARNING,
-            message=f"Run attempt {retry.attempt} queued as run {retry.pk} in {delay:.1f} s",
+            worker_id=self.worker_id,
+            status=status,
+            error=error,
+            final_payload=final_payload,
+            insights=insights,
+            retry_run=retry_run,
+            # A failed run keeps its last checkpoint (state and work items, the failed one included): a
+            # retry from the failed step starts from it (runs/retries.py).
+            checkpoint=self.state,
         )
 
     def fail_unexpectedly(self, exc: BaseException) -> None:

@@ -19,9 +19,18 @@ import socket
 import sys
 import threading
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+
+from runs import lifecycle
+from runs.engine import execute_claimed_run
+from runs.executors import register_local_executor, unregister_local_executor
+from runs.retention import prune_runs
+from runs.triggers.schedule import fire_due_schedules
+from runs.triggers.waiters import notify_run_finished
+from scripts_app.sandbox.pool import get_pool
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +40,13 @@ def prestart_script_pool() -> None:
 
     The sandbox processes are started with forkserver/spawn by scripts_app; starting them here, from the
     main thread and before the executor threads, keeps the first script step from paying their start-up.
+    The pool's size is PATCHBAY_SCRIPT_POOL_SIZE, which defaults to PATCHBAY_WORKERS (one per run slot).
     """
-    from scripts_app.sandbox.pool import get_pool
-
     get_pool()
 
 
 def prune_run_history() -> None:
     """Apply the retention settings (runs.retention)."""
-    from runs.retention import prune_runs
-
     prune_runs()
 
 
@@ -70,8 +76,9 @@ class EmbeddedExecutor:
         self._last_prune = 0.0
 
     # --- interface -------------------------------------------------------------------------------------
-    def submit(self, run_id: int) -> None:
-        # The queue is in the database; waking a worker is all there is to do.
+    def submit(self, run_id: int, *, available_at: datetime | None = None) -> None:
+        # The queue is in the database; waking a worker is all there is to do (a run due later is found by
+        # the workers' poll).
         self._notify(1)
 
     def _notify(self, workers: int) -> None:
@@ -96,25 +103,18 @@ class EmbeddedExecutor:
         Side effects: everything `runs.engine.execute_run` does (steps, log lines, events after commit),
         then wakes webhook callers of this process waiting for the run (runs.triggers.waiters).
         """
-        from runs.engine import execute_run
-        from runs.services import claim_next_run
-        from runs.triggers.waiters import notify_run_finished
-
-        run = claim_next_run(worker_id=worker_id)
+        run = lifecycle.claim_next_run(worker_id=worker_id)
         if run is None:
             return False
         try:
-            execute_run(run.pk, worker_id=worker_id)
+            execute_claimed_run(run, worker_id=worker_id)
         finally:
             notify_run_finished(run.pk)
         return True
 
     def sweep_once(self, *, now_monotonic: float | None = None) -> int:
         """Re-queue runs whose lease expired, fire due schedules, prune hourly. Returns the requeued count."""
-        from runs.services import requeue_expired_leases
-        from runs.triggers.schedule import fire_due_schedules
-
-        requeued = requeue_expired_leases()
+        requeued = lifecycle.requeue_expired_leases()
         fired = fire_due_schedules()
         if requeued or fired:
             self._notify(requeued + len(fired))
@@ -147,6 +147,7 @@ class EmbeddedExecutor:
             )
             for thread in self._threads:
                 thread.start()
+            register_local_executor(self)
             logger.info("Embedded executor started: %d worker threads and a sweeper.", self.workers)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -156,6 +157,7 @@ class EmbeddedExecutor:
         checkpoint in the next process (crash safety, DESIGN section 3).
         """
         with self._lock:
+            unregister_local_executor(self)
             self._stopping.set()
             with self._wake:
                 self._wake.notify_all()

@@ -19,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from designer.models import Flow, FlowVersion
+from runs.errors import RunRefused
+from runs.lifecycle import enqueue_run
 from runs.models import Run, ScheduleFiring
 from runs.triggers.flows import trigger_settings
 
@@ -61,9 +63,6 @@ def due_times(*, cron: list[str], deployed_at: datetime, now: datetime) -> list[
 
 def _fire(flow: Flow, due_at: datetime) -> Run | None:
     """Insert the firing and queue the run together; None when another scheduler fired it already."""
-    from runs.errors import RunRefused
-    from runs.services import enqueue_run
-
     try:
         with transaction.atomic():
             firing = ScheduleFiring.objects.create(flow=flow, due_at=due_at)
@@ -83,7 +82,7 @@ def _fire(flow: Flow, due_at: datetime) -> Run | None:
 def fire_due_schedules(*, now: datetime | None = None) -> list[Run]:
     """Queue one run for every due time not fired yet of every enabled, deployed, scheduled flow.
 
-    Side effects: ScheduleFiring rows, Run rows (through runs.services.enqueue_run, which submits them to
+    Side effects: ScheduleFiring rows, Run rows (through runs.lifecycle.enqueue_run, which submits them to
     the executor after commit). Returns the runs this call queued.
     """
     now = now or timezone.now()

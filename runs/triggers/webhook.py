@@ -30,6 +30,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from designer.models import Flow
+from runs.errors import RunRefused
+from runs.lifecycle import enqueue_run
 from runs.models import Run
 from runs.triggers.flows import deployed_version, trigger_settings
 from runs.triggers.waiters import RunEventSubscription, wait_for_run_change
@@ -142,8 +144,6 @@ def _load_target(key: str) -> _Target | None:
 
 
 def _enqueue(flow: Flow, payload: str | None, meta: dict[str, str]) -> int:
-    from runs.services import enqueue_run
-
     return enqueue_run(flow=flow, trigger=Run.Trigger.WEBHOOK, payload=payload, meta=meta).pk
 
 
@@ -274,8 +274,6 @@ async def webhook(request: HttpRequest, key: str) -> HttpResponse:
         payload = request_payload(request)
     except RequestDataTooBig:
         return _error(413, "Request body too large.")
-    from runs.errors import RunRefused
-
     try:
         run_id = await _with_database(_enqueue)(target.flow, payload, request_meta(request))
     except RunRefused as refusal:

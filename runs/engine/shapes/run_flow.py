@@ -6,6 +6,7 @@ from designer.models import Flow
 from runs.engine.context import StepContext
 from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 from runs.errors import RunRefused
+from runs.lifecycle import enqueue_run
 from runs.models import LogLine, Run
 
 
@@ -16,9 +17,6 @@ def execute(context: StepContext, item: WorkPayload) -> Outcome:
     if flow is None:
         raise StepFailed(f"Run flow: flow {settings.get('flow')!r} does not exist.")
     pass_payload = settings.get("pass_payload", True)
-    # Imported here: services imports nothing from the engine, but keep the shape light to load.
-    from runs.services import enqueue_run
-
     try:
         child = enqueue_run(
             flow=flow,
