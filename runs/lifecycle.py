@@ -7,8 +7,7 @@
     requeue_expired_leases            running -> queued (the owner died; resumes from its checkpoint)
     finish_run                        running -> succeeded | failed | stopped | partial_success
     stop_run                          queued -> stopped, or running -> stop requested
-    queue_run_attempt                 a finished run -> its next attempt, queued (response code 2 here;
-                                      manual retries from the start or the failed step in runs.retries)
+    retry_run                         a finished run -> a new queued attempt
 
 Each transition is one conditional UPDATE (0 rows: someone else moved the run first, nothing happens) plus
 its log line and its `run.status` event after commit; the row is the truth, the in-memory `Run` is updated
@@ -49,6 +48,8 @@ MANUAL_TRIGGERS = (Run.Trigger.MANUAL, Run.Trigger.API)
 MANUAL_PRIORITY = 0
 UNFINISHED_STEP_STATUSES = (Step.Status.PENDING, Step.Status.RUNNING, Step.Status.RETRYING)
 RETRYABLE_STATUSES = (Run.Status.FAILED, Run.Status.STOPPED, Run.Status.PARTIAL_SUCCESS)
+STOPPED = Run.Status.STOPPED
+STOPPED_ERROR = "Stopped on request."
 # How many queued candidates claim_next_run looks at before giving up (flows at their limit are skipped).
 CLAIM_CANDIDATES = 20
 
@@ -82,6 +83,14 @@ class Updated:
         return self.log_seq - lines + 1
 
 
+@dataclass(frozen=True)
+class SqlValue:
+    """A column value given as SQL (`%s` placeholders filled from `params`) in `_update_run`."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
 def _update_run(
     run_id: int,
     *,
@@ -103,6 +112,10 @@ def _update_run(
     params: list[Any] = []
     for name, value in values.items():
         field = Run._meta.get_field(name)
+        if isinstance(value, SqlValue):
+            assignments.append(f"{quote(field.column)} = {value.sql}")
+            params.extend(field.get_db_prep_save(param, connection) for param in value.params)  # type: ignore[union-attr]
+            continue
         assignments.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
     assignments.append(f"{quote('log_seq')} = {quote('log_seq')} + %s")
@@ -246,22 +259,15 @@ def enqueue_run(
 
 
 def queue_run_attempt(
-    *,
-    run: Run,
-    delay_seconds: float,
-    user: Any = None,
-    priority: int | None = None,
-    flow_version: FlowVersion | None = None,
+    *, run: Run, delay_seconds: float, user: Any = None, priority: int | None = None
 ) -> Run:
-    """Queue the next attempt of `run`: same flow version (unless `flow_version` is given), input and
-    variables, attempt + 1, `retry_of`.
+    """Queue the next attempt of `run`: same flow version, input and variables, attempt + 1, `retry_of`.
 
-    Used by manual retries (runs/retries.py) and by response code 2. Side effects as `enqueue_run`; raises
-    IntegrityError when `run` already has a retry (constraint `one_retry_per_run`).
+    Used by manual retries and by response code 2. Side effects as `enqueue_run`.
     """
     return _create_run(
         flow=run.flow,
-        flow_version=flow_version or run.flow_version,
+        flow_version=run.flow_version,
         trigger=Run.Trigger.RETRY,
         payload=run.input_payload,
         meta=run.input_meta,
@@ -517,6 +523,7 @@ def finish_run(
     lines: Sequence[LogLine] = (),
     retry_run: bool = False,
     delete_work_items: bool = True,
+    stop_if_requested: bool = False,
     checkpoint: dict[str, Any] | None = None,
 ) -> Run | None:
     """End a running run that `worker_id` owns: `status`, timings, final payload, insights, no lease.
@@ -526,52 +533,66 @@ def finish_run(
     rows, the failed one included, for a retry from the failed step (runs/retries.py); otherwise the
     checkpoint is cleared and pending work items are deleted (`delete_work_items=False`: the caller
     knows it stored none). On failed / stopped, unfinished steps become stopped. With `retry_run`
-    (response code 2) the next attempt is queued after a backoff while `max_run_retries` allows.
-    Call inside the engine's transaction or alone. Side effects after commit:
-    `run.status`, `runs.signals.run_finished`. Returns the queued retry, if any. Raises `LeaseLost`.
+    (response code 2) the next attempt is queued after a backoff while `max_run_retries` allows. With
+    `stop_if_requested` (the engine finishing right after a step) a stop requested meanwhile makes the
+    run `stopped` instead, decided by the same UPDATE. Call inside the engine's transaction or alone.
+    Side effects after commit: `run.status`, `runs.signals.run_finished`. Returns the queued retry, if
+    any. Raises `LeaseLost`.
     """
     now = timezone.now()
     insights = insights or {}
-    level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
-    if status == Run.Status.FAILED:
-        level = LogLine.Level.ERROR
-    message = f"Run {status.replace('_', ' ')} in {float(insights.get('duration_ms', 0)):.0f} ms"
-    if error:
-        message += f": {error}"
-    all_lines = [*lines, new_log_line(run_id=run.pk, step=None, level=level, message=message)]
+    error = error[:10000]
     kept_checkpoint = (checkpoint or {}) if status == Run.Status.FAILED else {}
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "final_payload": final_payload,
+        "insights": insights,
+        "error": error,
+        "checkpoint": kept_checkpoint,
+        "lease_owner": "",
+        "lease_expires_at": None,
+    }
+    if stop_if_requested:
+        stop_requested = connection.ops.quote_name("stop_requested")
+        values["status"] = SqlValue(f"CASE WHEN {stop_requested} THEN %s ELSE %s END", (STOPPED, status))
+        values["error"] = SqlValue(f"CASE WHEN {stop_requested} THEN %s ELSE %s END", (STOPPED_ERROR, error))
+    # The closing line is a warning or an error unless the run succeeded.
+    sets_warnings = any(line.level in WARNING_LEVELS for line in lines) or status != Run.Status.SUCCEEDED
     retry: Run | None = None
     with transaction.atomic(savepoint=False):
         updated = _update_run(
             run.pk,
             where=_lease_where(worker_id),
-            values={
-                "status": status,
-                "finished_at": now,
-                "final_payload": final_payload,
-                "insights": insights,
-                "error": error[:10000],
-                "checkpoint": kept_checkpoint,
-                "lease_owner": "",
-                "lease_expires_at": None,
-                **_warning_values(all_lines),
-            },
-            add_log_seq=len(all_lines),
+            values={**values, **({"has_warnings": True} if sets_warnings else {})},
+            add_log_seq=len(lines) + 1,
         )
         if updated is None:
             raise LeaseLost
+        if stop_if_requested and updated.stop_requested:
+            status, error = STOPPED, STOPPED_ERROR
         if delete_work_items and status != Run.Status.FAILED:
             WorkItem.objects.filter(run_id=run.pk).delete()
         if status in (Run.Status.FAILED, Run.Status.STOPPED):
             Step.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEP_STATUSES).update(
                 status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None
             )
-        _store_lines(run, all_lines, updated)
+        level = LogLine.Level.INFO if status == Run.Status.SUCCEEDED else LogLine.Level.WARNING
+        if status == Run.Status.FAILED:
+            level = LogLine.Level.ERROR
+        message = f"Run {status.replace('_', ' ')} in {float(insights.get('duration_ms', 0)):.0f} ms"
+        if error:
+            message += f": {error}"
+        closing = new_log_line(run_id=run.pk, step=None, level=level, message=message)
+        if level in WARNING_LEVELS and not sets_warnings:
+            # Stopped instead of succeeded, decided by the UPDATE above.
+            Run.objects.filter(pk=run.pk).update(has_warnings=True)
+        _store_lines(run, [*lines, closing], updated)
         run.status = status
         run.finished_at = now
         run.final_payload = final_payload
         run.insights = insights
-        run.error = error[:10000]
+        run.error = error
         run.checkpoint = kept_checkpoint
         run.lease_owner = ""
         run.lease_expires_at = None
@@ -598,6 +619,27 @@ def _queue_automatic_retry(run: Run) -> Run | None:
         run=run,
         level=LogLine.Level.WARNING,
         message=f"Run attempt {retry.attempt} queued as run {retry.pk} in {delay:.1f} s",
+    )
+    return retry
+
+
+def retry_run(*, run: Run, user: Any = None) -> Run:
+    """Manually retry a finished failed, stopped or partially successful run.
+
+    Queues a new run of the same flow version with the same input and variables, attempt + 1, linked by
+    `retry_of`, ahead of the queue (priority 0). Refuses (`RunRefused`) a run that has not finished or
+    succeeded, and a disabled flow. Side effects as `enqueue_run`.
+    """
+    run.refresh_from_db()
+    if run.status not in RETRYABLE_STATUSES:
+        raise RunRefused(f"Run {run.pk} is {run.status}; only failed, stopped or partial runs can be retried")
+    if not run.flow.enabled:
+        raise RunRefused(f"Flow '{run.flow.name}' is disabled.")
+    retry = queue_run_attempt(run=run, delay_seconds=0.0, user=user, priority=MANUAL_PRIORITY)
+    write_log(
+        run=run,
+        level=LogLine.Level.INFO,
+        message=f"Retried manually as run {retry.pk}" + (f" by {user}" if user is not None else ""),
     )
     return retry
 

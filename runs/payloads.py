@@ -43,6 +43,31 @@ def save_payload_file(text: str) -> str:
     return default_storage.save(name, ContentFile(text.encode("utf-8")))
 
 
+def build_payload(
+    *,
+    run: Run,
+    step: Step | None,
+    direction: str,
+    index: int,
+    text: str | None,
+    meta: dict[str, Any] | None,
+    file_name: str | None = None,
+) -> Payload:
+    """The unsaved Payload row keeping `text` (in `body` when small, else in a storage file, written now).
+
+    The engine inserts a step's payloads together (`Payload.objects.bulk_create`) in its checkpoint
+    transaction. `file_name` reuses a storage file that already holds the same text (an output passed on
+    as the next step's input) instead of writing it again.
+    """
+    size = payload_size(text)
+    payload = Payload(run=run, step=step, direction=direction, index=index, size=size, meta=meta or {})
+    if text is not None and size > INLINE_LIMIT:
+        payload.file.name = file_name or save_payload_file(text)
+    else:
+        payload.body = text
+    return payload
+
+
 def store_payload(
     *,
     run: Run,
@@ -53,17 +78,10 @@ def store_payload(
     meta: dict[str, Any] | None,
     file_name: str | None = None,
 ) -> Payload:
-    """Keep `text` for inspection as a Payload row (in `body` when small, else in a storage file).
-
-    `file_name` reuses a storage file that already holds the same text (an output passed on as the next
-    step's input) instead of writing it again.
-    """
-    size = payload_size(text)
-    payload = Payload(run=run, step=step, direction=direction, index=index, size=size, meta=meta or {})
-    if text is not None and size > INLINE_LIMIT:
-        payload.file.name = file_name or save_payload_file(text)
-    else:
-        payload.body = text
+    """Keep `text` for inspection as a Payload row (see `build_payload`), saved at once."""
+    payload = build_payload(
+        run=run, step=step, direction=direction, index=index, text=text, meta=meta, file_name=file_name
+    )
     payload.save()
     return payload
 

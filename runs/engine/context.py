@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from runs.engine.outcome import StepFailed, WorkPayload
-from runs.logs import write_log
 from runs.models import LogLine, Run, Step
 from runs.templating import render_template, template_context, uses_payload
 
@@ -55,7 +54,8 @@ class StepContext:
         stats[name] = stats.get(name, 0) + amount
 
     def log(self, level: str, message: str, data: Any = None) -> None:
-        write_log(run=self.run, step=self.step, level=level, message=message, data=data)
+        """Add a line to the run log, stored with the step's checkpoint (runs.engine.runner)."""
+        self.runner.log(step=self.step, level=level, message=message, data=data)
 
     def extend_lease(self, seconds: float) -> None:
         """Make the lease last at least `seconds` more (plus the usual lease) before a long blocking call."""

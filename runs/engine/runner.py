@@ -40,15 +40,15 @@ from runs.lifecycle import (
     release_for_retry,
     save_checkpoint,
 )
-from runs.logs import write_log
+from runs.logs import new_log_line
 from runs.models import LogLine, Payload, Run, Step, WorkItem
 from runs.payloads import (
     INLINE_LIMIT,
+    build_payload,
     check_payload_size,
     payload_size,
     save_payload_file,
     storable_text,
-    store_payload,
 )
 from runs.templating import TemplateError
 
@@ -56,6 +56,25 @@ logger = logging.getLogger(__name__)
 
 # The longest `Retry-After` an upstream can make a step wait (one day).
 RETRY_AFTER_LIMIT = 86400.0
+# Shapes that do no I/O and finish in microseconds: their Step row is inserted with the step's result in
+# the checkpoint transaction instead of when the step starts (a crash in between runs them again, as it
+# would anyway). Steps of every other kind (connector, script, notify, run_flow, ...) get their row at
+# once, so an interrupted attempt stays recorded and watchers see the step running.
+INSTANT_SHAPES = frozenset(
+    {
+        "trigger",
+        "map",
+        "filter",
+        "route",
+        "branch",
+        "split",
+        "flow_control",
+        "set_variables",
+        "manual_payload",
+        "assert",
+        "try_catch",
+    }
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -100,6 +119,33 @@ class Runner:
         # The in-memory copy of the run's WorkItem rows (top of the stack last); "_row" is a row's id.
         self.items: list[dict[str, Any]] = []
         self.deleted_rows: list[int] = []
+        # The journal of the step in progress: log lines and payload rows not written yet. They go to the
+        # database together, in the transaction that records the step (numbered there, see
+        # runs.lifecycle.save_checkpoint), so a step costs a few statements instead of one per row.
+        self.lines: list[LogLine] = []
+        self.payloads: list[Payload] = []
+        self.finished = False
+
+    # --- the journal --------------------------------------------------------------------------------------
+    def log(self, *, step: Step | None, level: str, message: str, data: Any = None) -> None:
+        """Add a line to the run log; it is stored (and sent to watchers) with the step's checkpoint."""
+        self.lines.append(
+            new_log_line(run_id=self.run.pk, step=step, level=level, message=message, data=data)
+        )
+
+    def _take_lines(self) -> list[LogLine]:
+        lines, self.lines = self.lines, []
+        return lines
+
+    def _write_step(self, step: Step, fields: list[str]) -> None:
+        """Save `step` (insert an instant step, else update `fields`) and its pending payload rows."""
+        if step.pk is None:
+            step.save(force_insert=True)
+        else:
+            step.save(update_fields=fields)
+        if self.payloads:
+            Payload.objects.bulk_create(self.payloads)
+            self.payloads = []
 
     # --- payload references in the checkpoint --------------------------------------------------------
     def _payload_ref(self, text: str | None, file_name: str | None = None) -> dict[str, Any]:
@@ -130,16 +176,18 @@ class Runner:
             self.items = [
                 {**row.data, "_row": row.pk} for row in WorkItem.objects.filter(run=self.run).order_by("id")
             ]
-            write_log(
-                run=self.run,
+            self.log(
+                step=None,
                 level=LogLine.Level.INFO,
                 message=(f"Run resumed (attempt {self.run.attempt}); {len(self.items)} work item(s) pending"),
             )
         else:
+            # A fresh run has no Step row an interrupted attempt could have left behind.
+            self.first_item = False
             self.state = self._initial_state()
             self.items = [self._trigger_item()]
-            write_log(
-                run=self.run,
+            self.log(
+                step=None,
                 level=LogLine.Level.INFO,
                 message=(
                     f"Run started (attempt {self.run.attempt}, flow version {self.run.flow_version.number})"
@@ -150,8 +198,11 @@ class Runner:
         while self.items:
             if not self._process(self._pop()):
                 return
-        status = Run.Status.PARTIAL_SUCCESS if self.state.get("partial") else Run.Status.SUCCEEDED
-        self._finish(status)
+        if not self.finished:
+            self._finish(self._success_status())
+
+    def _success_status(self) -> str:
+        return Run.Status.PARTIAL_SUCCESS if self.state.get("partial") else Run.Status.SUCCEEDED
 
     def _trigger_item(self) -> dict[str, Any]:
         return {
@@ -179,7 +230,9 @@ class Runner:
         """Persist the state and renew the lease; returns whether a stop was requested. Raises LeaseLost.
 
         Called inside the transaction that records the step."""
-        stop = save_checkpoint(run=self.run, worker_id=self.worker_id, checkpoint=self.state)
+        stop = save_checkpoint(
+            run=self.run, worker_id=self.worker_id, checkpoint=self.state, lines=self._take_lines()
+        )
         self._flush_items()
         self.lease_until = self.run.lease_expires_at
         return stop
@@ -198,10 +251,16 @@ class Runner:
 
     def _flush_items(self) -> None:
         """Mirror the stack into WorkItem rows (inside the step's transaction)."""
+        new = [item for item in self.items if "_row" not in item]
+        if len(self.deleted_rows) == 1 and len(new) == 1 and self.items[-1] is new[0]:
+            # A step of a chain: its own row (the top of the stack) now holds the next item, still on top.
+            row = self.deleted_rows.pop()
+            WorkItem.objects.filter(pk=row).update(data=new[0])
+            new[0]["_row"] = row
+            return
         if self.deleted_rows:
             WorkItem.objects.filter(run=self.run, pk__in=self.deleted_rows).delete()
             self.deleted_rows = []
-        new = [item for item in self.items if "_row" not in item]
         if new:
             rows = WorkItem.objects.bulk_create([WorkItem(run=self.run, data=item) for item in new])
             for item, row in zip(new, rows, strict=True):
@@ -220,25 +279,24 @@ class Runner:
                 run=self.run, shape_id=item["shape"], input_index=item["index"]
             ).first()
             if step is not None:
-                write_log(
-                    run=self.run,
+                self.log(
                     step=step,
                     level=LogLine.Level.WARNING,
                     message=f"Step '{step.shape_name}' resumed after an interrupted attempt",
                 )
         if step is None:
-            with transaction.atomic():
-                step = Step.objects.create(
-                    run=self.run,
-                    shape_id=str(shape["id"]),
-                    shape_name=str(shape.get("name") or shape["id"])[:200],
-                    shape_type=str(shape.get("type")),
-                    input_index=item["index"],
-                    status=Step.Status.RUNNING,
-                    started_at=now,
-                    attempts=1,
-                )
-                store_payload(
+            step = Step(
+                run=self.run,
+                shape_id=str(shape["id"]),
+                shape_name=str(shape.get("name") or shape["id"])[:200],
+                shape_type=str(shape.get("type")),
+                input_index=item["index"],
+                status=Step.Status.RUNNING,
+                started_at=now,
+                attempts=1,
+            )
+            self.payloads.append(
+                build_payload(
                     run=self.run,
                     step=step,
                     direction=Payload.Direction.INPUT,
@@ -247,8 +305,12 @@ class Runner:
                     meta=item.get("meta"),
                     file_name=item.get("file"),
                 )
+            )
             self.state["stats"]["steps"] += 1
-            emit_run_event(self.run.pk, step_event(step))
+            if step.shape_type not in INSTANT_SHAPES:
+                with transaction.atomic(savepoint=False):
+                    self._write_step(step, [])
+                emit_run_event(self.run.pk, step_event(step))
             return step
         step.attempts += 1
         step.status = Step.Status.RUNNING
@@ -303,12 +365,16 @@ class Runner:
             outcome = Outcome.fail(
                 f"{outcome.error} (gave up after {step.attempts} attempt(s))", http_status=outcome.http_status
             )
-        # The step's result, its output payloads, the new work items and the checkpoint commit together: a
-        # crash leaves either the step unfinished (it runs again on resume) or all of it recorded.
-        with transaction.atomic():
+        # The step's result, its output payloads, its log lines, the new work items and the checkpoint
+        # commit together: a crash leaves either the step unfinished (it runs again on resume) or all of it
+        # recorded. When the step was the last work item, the run's end commits with it.
+        with transaction.atomic(savepoint=False):
             if outcome.kind == "continue":
                 self._succeed(item, step, outcome, text)
             elif not self._fail_step(item, step, outcome):
+                return False
+            if not self.items:
+                self._finish(self._success_status(), stop_if_requested=True)
                 return False
             stop = self._save_checkpoint()
         if stop:
@@ -324,7 +390,7 @@ class Runner:
         for index, emit in enumerate(outcome.emits):
             emit.payload = storable_text(emit.payload)
             meta = _string_meta(emit.meta)
-            stored = store_payload(
+            stored = build_payload(
                 run=self.run,
                 step=step,
                 direction=Payload.Direction.OUTPUT,
@@ -332,6 +398,7 @@ class Runner:
                 text=emit.payload,
                 meta=meta,
             )
+            self.payloads.append(stored)
             ref = self._payload_ref(emit.payload, stored.file.name if stored.file else None)
             if last:
                 self.state["final"] = ref
@@ -360,7 +427,7 @@ class Runner:
         step.finished_at = timezone.now()
         step.outputs = len(outcome.emits)
         step.error = ""
-        step.save(update_fields=["status", "finished_at", "outputs", "error", "http_status"])
+        self._write_step(step, ["status", "finished_at", "outputs", "error", "http_status"])
         emit_run_event(self.run.pk, step_event(step))
 
     def _new_item(
@@ -390,10 +457,9 @@ class Runner:
         step.status = Step.Status.RETRYING
         step.next_attempt_at = at
         step.error = outcome.error
-        step.save(update_fields=["status", "next_attempt_at", "error", "http_status"])
+        self._write_step(step, ["status", "next_attempt_at", "error", "http_status"])
         emit_run_event(self.run.pk, step_event(step))
-        write_log(
-            run=self.run,
+        self.log(
             step=step,
             level=LogLine.Level.WARNING,
             message=(
@@ -407,17 +473,22 @@ class Runner:
     def _wait_for_retry(self, at: datetime) -> None:
         """Give the run back to the queue until `at`, keeping the checkpoint (the retry item is on top)."""
         with transaction.atomic(savepoint=False):
-            release_for_retry(run=self.run, worker_id=self.worker_id, available_at=at, checkpoint=self.state)
+            release_for_retry(
+                run=self.run,
+                worker_id=self.worker_id,
+                available_at=at,
+                checkpoint=self.state,
+                lines=self._take_lines(),
+            )
             self._flush_items()
 
     def _fail_step(self, item: dict[str, Any], step: Step, outcome: Outcome) -> bool:
         step.status = Step.Status.FAILED
         step.finished_at = timezone.now()
         step.error = outcome.error
-        step.save(update_fields=["status", "finished_at", "error", "http_status"])
+        self._write_step(step, ["status", "finished_at", "error", "http_status"])
         emit_run_event(self.run.pk, step_event(step))
-        write_log(
-            run=self.run,
+        self.log(
             step=step,
             level=LogLine.Level.ERROR,
             message=f"Step '{step.shape_name}' failed: {outcome.error}",
@@ -433,8 +504,7 @@ class Runner:
             if scope["kind"] == "branch":
                 self._cancel_later_branches(scope)
         if try_scope["token"] in self.state["caught"]:
-            write_log(
-                run=self.run,
+            self.log(
                 step=step,
                 level=LogLine.Level.INFO,
                 message="This payload was already sent down catch; the failure is dropped",
@@ -450,8 +520,7 @@ class Runner:
         catch = self.graph.connections(try_shape, label="catch")
         self._push([self._new_item(str(c["target"]), ref, meta, scopes[:try_index]) for c in catch])
         name = self.graph.shape(try_shape).get("name") or try_shape
-        write_log(
-            run=self.run,
+        self.log(
             step=step,
             level=LogLine.Level.WARNING,
             message=(
@@ -473,14 +542,16 @@ class Runner:
         if dropped:
             self.deleted_rows.extend(item["_row"] for item in self.items if later(item) and "_row" in item)
             self.items[:] = kept
-            write_log(
-                run=self.run,
+            self.log(
+                step=None,
                 level=LogLine.Level.WARNING,
                 message=f"Later branches of '{scope['shape']}' skipped after a failure ({dropped} item(s))",
             )
 
     # --- the end ------------------------------------------------------------------------------------------
-    def _finish(self, status: str, *, error: str = "", retry_run: bool = False) -> None:
+    def _finish(
+        self, status: str, *, error: str = "", retry_run: bool = False, stop_if_requested: bool = False
+    ) -> None:
         now = timezone.now()
         final_ref = self.state.get("final")
         final_payload = self._load(final_ref) if final_ref else None
@@ -494,6 +565,7 @@ class Runner:
             "bytes_out": int(stats.get("bytes_out", 0)),
             "script_cpu_ms": round(float(stats.get("script_cpu_ms", 0)), 3),
         }
+        rows_stored = bool(self.deleted_rows) or any("_row" in item for item in self.items)
         finish_run(
             run=self.run,
             worker_id=self.worker_id,
@@ -501,14 +573,25 @@ class Runner:
             error=error,
             final_payload=final_payload,
             insights=insights,
+            lines=self._take_lines(),
             retry_run=retry_run,
+            delete_work_items=rows_stored,
+            stop_if_requested=stop_if_requested,
             # A failed run keeps its last checkpoint (state and work items, the failed one included): a
             # retry from the failed step starts from it (runs/retries.py).
             checkpoint=self.state,
         )
+        self.deleted_rows = []
+        self.finished = True
 
     def fail_unexpectedly(self, exc: BaseException) -> None:
         """An engine bug: end the run as failed with a log line instead of leaving it stuck."""
+        # What the failed step had not written yet is dropped; lines of a step that has no row lose it.
+        self.payloads = []
+        for line in self.lines:
+            if line.step is not None and line.step.pk is None:
+                line.step = None
+        self.deleted_rows.append(-1)  # delete whatever work item rows the run has
         self._finish(Run.Status.FAILED, error=f"Internal engine error: {type(exc).__name__}: {exc}")
 
 
