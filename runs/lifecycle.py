@@ -7,7 +7,8 @@
     requeue_expired_leases            running -> queued (the owner died; resumes from its checkpoint)
     finish_run                        running -> succeeded | failed | stopped | partial_success
     stop_run                          queued -> stopped, or running -> stop requested
-    retry_run                         a finished run -> a new queued attempt
+    queue_run_attempt                 a finished run -> its next attempt, queued (response code 2 here;
+                                      manual retries from the start or the failed step in runs.retries)
 
 Each transition is one conditional UPDATE (0 rows: someone else moved the run first, nothing happens) plus
 its log line and its `run.status` event after commit; the row is the truth, the in-memory `Run` is updated
@@ -259,15 +260,22 @@ def enqueue_run(
 
 
 def queue_run_attempt(
-    *, run: Run, delay_seconds: float, user: Any = None, priority: int | None = None
+    *,
+    run: Run,
+    delay_seconds: float,
+    user: Any = None,
+    priority: int | None = None,
+    flow_version: FlowVersion | None = None,
 ) -> Run:
-    """Queue the next attempt of `run`: same flow version, input and variables, attempt + 1, `retry_of`.
+    """Queue the next attempt of `run`: same flow version (unless `flow_version` is given), input and
+    variables, attempt + 1, `retry_of`.
 
-    Used by manual retries and by response code 2. Side effects as `enqueue_run`.
+    Used by manual retries (runs/retries.py) and by response code 2. Side effects as `enqueue_run`; raises
+    IntegrityError when `run` already has a retry (constraint `one_retry_per_run`).
     """
     return _create_run(
         flow=run.flow,
-        flow_version=run.flow_version,
+        flow_version=flow_version or run.flow_version,
         trigger=Run.Trigger.RETRY,
         payload=run.input_payload,
         meta=run.input_meta,
@@ -619,27 +627,6 @@ def _queue_automatic_retry(run: Run) -> Run | None:
         run=run,
         level=LogLine.Level.WARNING,
         message=f"Run attempt {retry.attempt} queued as run {retry.pk} in {delay:.1f} s",
-    )
-    return retry
-
-
-def retry_run(*, run: Run, user: Any = None) -> Run:
-    """Manually retry a finished failed, stopped or partially successful run.
-
-    Queues a new run of the same flow version with the same input and variables, attempt + 1, linked by
-    `retry_of`, ahead of the queue (priority 0). Refuses (`RunRefused`) a run that has not finished or
-    succeeded, and a disabled flow. Side effects as `enqueue_run`.
-    """
-    run.refresh_from_db()
-    if run.status not in RETRYABLE_STATUSES:
-        raise RunRefused(f"Run {run.pk} is {run.status}; only failed, stopped or partial runs can be retried")
-    if not run.flow.enabled:
-        raise RunRefused(f"Flow '{run.flow.name}' is disabled.")
-    retry = queue_run_attempt(run=run, delay_seconds=0.0, user=user, priority=MANUAL_PRIORITY)
-    write_log(
-        run=run,
-        level=LogLine.Level.INFO,
-        message=f"Retried manually as run {retry.pk}" + (f" by {user}" if user is not None else ""),
     )
     return retry
 
