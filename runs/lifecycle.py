@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -92,6 +93,17 @@ class SqlValue:
     params: tuple[Any, ...] = ()
 
 
+def _concrete_field(name: str) -> Field:
+    field = Run._meta.get_field(name)
+    assert isinstance(field, Field) and field.column  # a column of the run table, never a reverse relation
+    return field
+
+
+def _column(field: Field) -> str:
+    assert field.column is not None
+    return connection.ops.quote_name(field.column)
+
+
 def _update_run(
     run_id: int,
     *,
@@ -112,21 +124,21 @@ def _update_run(
     assignments: list[str] = []
     params: list[Any] = []
     for name, value in values.items():
-        field = Run._meta.get_field(name)
+        field = _concrete_field(name)
         if isinstance(value, SqlValue):
-            assignments.append(f"{quote(field.column)} = {value.sql}")
-            params.extend(field.get_db_prep_save(param, connection) for param in value.params)  # type: ignore[union-attr]
+            assignments.append(f"{_column(field)} = {value.sql}")
+            params.extend(field.get_db_prep_save(param, connection) for param in value.params)
             continue
-        assignments.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+        assignments.append(f"{_column(field)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
     assignments.append(f"{quote('log_seq')} = {quote('log_seq')} + %s")
     params.append(add_log_seq)
     conditions = [f"{quote('id')} = %s"]
     params.append(run_id)
     for name, value in where.items():
-        field = Run._meta.get_field(name)
-        conditions.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_value(value, connection))  # type: ignore[union-attr]
+        field = _concrete_field(name)
+        conditions.append(f"{_column(field)} = %s")
+        params.append(field.get_db_prep_value(value, connection))
     if extra_where:
         conditions.append(extra_where)
         params.extend(extra_params)
@@ -507,7 +519,7 @@ def requeue_expired_leases(*, now: datetime | None = None) -> int:
                 },
                 add_log_seq=1,
                 extra_where=f"{quote('lease_expires_at')} < %s",
-                extra_params=[Run._meta.get_field("lease_expires_at").get_db_prep_value(now, connection)],
+                extra_params=[_concrete_field("lease_expires_at").get_db_prep_value(now, connection)],
             )
             if updated is None:
                 continue

@@ -254,9 +254,9 @@ class Runner:
         new = [item for item in self.items if "_row" not in item]
         if len(self.deleted_rows) == 1 and len(new) == 1 and self.items[-1] is new[0]:
             # A step of a chain: its own row (the top of the stack) now holds the next item, still on top.
-            row = self.deleted_rows.pop()
-            WorkItem.objects.filter(pk=row).update(data=new[0])
-            new[0]["_row"] = row
+            reused = self.deleted_rows.pop()
+            WorkItem.objects.filter(pk=reused).update(data=new[0])
+            new[0]["_row"] = reused
             return
         if self.deleted_rows:
             WorkItem.objects.filter(run=self.run, pk__in=self.deleted_rows).delete()
