@@ -173,7 +173,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.permissions.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON in and pagination parameters through one validation boundary (config/json_input.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.json_input.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.json_input.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -272,6 +278,8 @@ PATCHBAY_TEMPLATE_MAX_INT_BITS = env_int("PATCHBAY_TEMPLATE_MAX_INT_BITS", 65536
 PATCHBAY_TEMPLATE_MAX_OUTPUT = env_int("PATCHBAY_TEMPLATE_MAX_OUTPUT", 64 * 1024 * 1024)
 PATCHBAY_TEMPLATE_MAX_RANGE = env_int("PATCHBAY_TEMPLATE_MAX_RANGE", 100_000)
 PATCHBAY_WEBSOCKET_FRAME_LIMIT = env_int("PATCHBAY_WEBSOCKET_FRAME_LIMIT", 512 * 1024)
+# Deepest nesting of JSON accepted by the API, webhooks and websockets (config/json_input.py).
+PATCHBAY_JSON_MAX_DEPTH = env_int("PATCHBAY_JSON_MAX_DEPTH", 64)
 
 EMAIL_BACKEND = env_str("PATCHBAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("PATCHBAY_DEFAULT_FROM_EMAIL", "patchbay@localhost")

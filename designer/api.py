@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.json_input import query_int
 from config.permissions import CanReadOnly
 from designer import services
 from designer.connection_check import check_connection
@@ -124,14 +125,13 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Endpoint]:
         queryset = Endpoint.objects.select_related("connector")
-        connector = self.request.query_params.get("connector")
-        if connector is not None and self.action == "list":
-            if not connector.isdigit():
-                raise ApiError(
-                    "The 'connector' filter must be a connector id.",
-                    [{"field": "connector", "message": "A valid integer is required."}],
-                )
-            queryset = queryset.filter(connector_id=int(connector))
+        if self.action == "list" and "connector" in self.request.query_params:
+            # ASCII digits within the id column's range (config/json_input.py); `²` and 2**70 are 400.
+            detail, message = "The 'connector' filter must be a connector id.", "A valid integer is required."
+            connector = query_int(self.request.query_params, "connector", detail=detail, message=message)
+            if connector is None:
+                raise ApiError(detail, [{"field": "connector", "message": message}])
+            queryset = queryset.filter(connector_id=connector)
         return queryset
 
     def perform_create(self, serializer: Any) -> None:

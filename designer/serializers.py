@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.json_input import INT32_MAX
 from designer.crypto import SecretsUnreadable
 from designer.graph.specs import jmespath_problem
 from designer.models import Connector, Endpoint, Flow, FlowVersion
@@ -208,7 +209,10 @@ class FlowSettingsSerializer(serializers.ModelSerializer):
 
     variables = StringMapField(what="Variables", required=False)
     max_run_retries = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    max_concurrent_runs = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    # A 32-bit column (PositiveIntegerField): the boundary's 64-bit check is not enough here.
+    max_concurrent_runs = serializers.IntegerField(
+        min_value=1, max_value=INT32_MAX, allow_null=True, required=False
+    )
 
     class Meta:
         model = Flow

@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.json_input import query_int
 from runs.api.serializers import RunDetailSerializer, RunSerializer, StepSerializer
 from runs.models import Attempt, LogLine, Payload, Run, Step
 
@@ -176,13 +177,8 @@ def _parse_instant(name: str, raw: str, *, end_of_day: bool) -> datetime.datetim
 
 
 def _parse_positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ApiError("Invalid filter.", [{"field": name, "message": "Expected a non-negative integer."}])
-    return value
+    value = query_int({name: raw}, name, minimum=0)
+    return value if value is not None else 0
 
 
 def _parse_choice(name: str, raw: str, choices: list[str]) -> str:

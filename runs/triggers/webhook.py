@@ -29,6 +29,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config.json_input import webhook_body_problem
 from designer.models import Flow
 from runs.errors import RunRefused
 from runs.lifecycle import enqueue_run
@@ -274,6 +275,8 @@ async def webhook(request: HttpRequest, key: str) -> HttpResponse:
         payload = request_payload(request)
     except RequestDataTooBig:
         return _error(413, "Request body too large.")
+    if problem := webhook_body_problem(request.body, request.content_type):  # config/json_input.py
+        return _error(400, problem.detail, errors=[{"field": problem.field, "message": problem.message}])
     try:
         run_id = await _with_database(_enqueue)(target.flow, payload, request_meta(request))
     except RunRefused as refusal:

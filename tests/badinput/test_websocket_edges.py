@@ -177,3 +177,29 @@ async def test_a_trusted_origin_is_accepted(viewer_user: User) -> None:
     connected, _ = await socket.connect(timeout=RECEIVE_TIMEOUT)
     assert connected
     await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 10_000 + "]" * 10_000,
+        '{"type": "resume", "after": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"type": "resume", "after": ' + str(2**70) + "}",
+        '{"type": "resume", "after": 0, "note": "\\ud800"}',
+    ],
+)
+async def test_a_bad_json_message_gets_an_error_frame_and_the_socket_stays_open(
+    viewer_user: User, message: str
+) -> None:
+    run = await create_run()
+    await add_line(run.pk, 1, "first", emit=False)
+    socket = communicator(f"/ws/runs/{run.pk}/", await token_for(viewer_user))
+    assert (await socket.connect(timeout=RECEIVE_TIMEOUT))[0]
+    await receive_text(socket)  # the snapshot
+
+    await socket.send_to(text_data=message)
+    assert json.loads(await receive_text(socket))["type"] == "error"
+
+    await socket.send_json_to({"type": "resume", "after": 0})
+    assert json.loads(await receive_text(socket))["seq"] == 1
+    await socket.disconnect()
