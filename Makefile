@@ -13,9 +13,11 @@ FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.
 
 .PHONY: run test test-fast setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale
 
+# `make run PORT=8123` (or HOST=0.0.0.0) serves elsewhere: the login hint and the demo connector follow.
+run: export PATCHBAY_DEMO := $(or $(PATCHBAY_DEMO),1)
 run: setup migrate
-	$(PY) manage.py ensure_local_admin
-	$(PY) manage.py load_demo
+	$(PY) manage.py ensure_local_admin --host $(HOST) --port $(PORT)
+	$(PY) manage.py load_demo --host $(HOST) --port $(PORT) --skip-if-off
 	@echo "Serving Patchbay on http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -82,8 +84,9 @@ run-scale: setup
 	$(PY) -c 'import psycopg; c = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True); \
 		exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", ("patchbay",)).fetchone(); \
 		exists or c.execute("CREATE DATABASE patchbay")'
-	set -a && . config/scale.env && set +a && $(PY) manage.py migrate --noinput && \
-		$(PY) manage.py ensure_local_admin && $(PY) manage.py load_demo && \
+	set -a && . config/scale.env && set +a && export PATCHBAY_DEMO=$${PATCHBAY_DEMO:-1} && \
+		$(PY) manage.py migrate --noinput && \
+		$(PY) manage.py ensure_local_admin --port 8000 && $(PY) manage.py load_demo --port 8000 && \
 		$(VENV)/bin/honcho start -f Procfile.scale -e config/scale.env
 
 clean:

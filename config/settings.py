@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "scripts_app",
     "runs",
     "flowstore",
+    # Always installed (its table records what load_demo created); its API is mounted only with PATCHBAY_DEMO.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +236,9 @@ PATCHBAY_EXECUTOR = env_str("PATCHBAY_EXECUTOR", "embedded")
 if PATCHBAY_EXECUTOR not in {"embedded", "celery"}:
     raise ValueError(f"PATCHBAY_EXECUTOR must be 'embedded' or 'celery', got {PATCHBAY_EXECUTOR!r}")
 PATCHBAY_WORKERS = env_int("PATCHBAY_WORKERS", 4)
+# The demo shop API under /demo-api/ (unauthenticated, CSRF-exempt) and `load_demo`: off unless asked for;
+# `make run` turns it on.
+PATCHBAY_DEMO = env_bool("PATCHBAY_DEMO", False)
 PATCHBAY_RETRY_DELAY = env_float("PATCHBAY_RETRY_DELAY", 5.0)
 PATCHBAY_RETRY_DELAY_MAX = env_float("PATCHBAY_RETRY_DELAY_MAX", 300.0)
 PATCHBAY_LEASE_SECONDS = env_int("PATCHBAY_LEASE_SECONDS", 60)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
@@ -15,7 +16,10 @@ urlpatterns = [
     path("api/", include("designer.urls")),
     path("api/", include("scripts_app.urls")),
     path("", include("runs.urls")),
-    # Everything else is the single-page app; its router decides what to show.
+    # The demo API answers anyone, without CSRF checks: only where the demo is switched on.
+    *([path("demo-api/", include("demo.urls"))] if settings.PATCHBAY_DEMO else []),
+    # Everything else is the single-page app; its router decides what to show (/demo-api/ without the demo
+    # is a 404, not the app).
     re_path(
         r"^(?!api/|admin/|static/|media/|ws/|hooks/|demo-api/|healthz|metrics).*$",
         views.app_shell,

@@ -1,4 +1,4 @@
-"""HTTP routes of the runs app: the run control and history API under /api/, webhooks, the demo API."""
+"""HTTP routes of the runs app: the run control and history API under /api/, webhooks, health checks."""
 
 from django.urls import include, path
 
@@ -6,6 +6,5 @@ urlpatterns = [
     path("api/", include("runs.api.control")),
     path("api/", include("runs.api.history")),
     path("hooks/", include("runs.triggers.urls")),
-    path("demo-api/", include("runs.demo.urls")),
     path("", include("runs.health")),
 ]

@@ -70,6 +70,8 @@ def _server_env(var_dir: Path) -> dict[str, str]:
         {
             # The real settings with a fast password hasher for the seeded users and every login.
             "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+            # The tests call the demo shop API under /demo-api/.
+            "PATCHBAY_DEMO": "1",
             "PATCHBAY_VAR_DIR": str(var_dir),
             "PATCHBAY_DATABASE_URL": f"sqlite:///{var_dir / 'browser.sqlite3'}",
             "PATCHBAY_RETRY_DELAY": "0.2",

@@ -1,4 +1,5 @@
-"""A small demo shop API served by Patchbay itself under /demo-api/, for the demo connector and flows.
+"""A small demo shop API served by Patchbay itself under /demo-api/ (only with PATCHBAY_DEMO on), for the demo
+connector and flows.
 
 - `GET  /demo-api/orders/`                 the orders (number, status, customer, total)
 - `GET  /demo-api/orders/{n}`              one order; 404 for an unknown number
