@@ -74,7 +74,7 @@ def run_code(
 
     try:
         # ASCII JSON: any string, lone surrogates included, reaches the script as the caller gave it.
-        request = {"op": "run", "code": code, "checksum": checksum, "data": data}
+        request = {"op": "run", "code": code, "checksum": checksum, "data": data, "timeout": timeout}
         encoded = json.dumps(request, allow_nan=False).encode("ascii")
     except (TypeError, ValueError, RecursionError) as exc:
         raise failure("InvalidInput", f"the data for the script cannot be encoded as JSON: {exc}") from None
@@ -118,14 +118,10 @@ def check_code(code: str) -> list[CompileProblem]:
     cannot answer (a slot did not free up in time, the process was killed)."""
     from django.conf import settings
 
-    request = json.dumps({"op": "check", "code": code, "checksum": code_checksum(code)}).encode("ascii")
+    timeout = float(settings.PATCHBAY_SCRIPT_TIMEOUT)
+    request = {"op": "check", "code": code, "checksum": code_checksum(code), "timeout": timeout}
     try:
-        response = get_pool().call(
-            request,
-            timeout=float(settings.PATCHBAY_SCRIPT_TIMEOUT),
-            key="deploy",
-            checksum=code_checksum(code),
-        )
+        response = get_pool().call(json.dumps(request).encode("ascii"), timeout=timeout, key="deploy")
     except SandboxFailure as exc:
         if exc.error_type in {"CpuLimitExceeded", "TimeoutError", "WorkerCrashed"}:
             message = f"The script cannot be compiled within the sandbox limits: {exc.message}"

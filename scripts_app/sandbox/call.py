@@ -85,30 +85,36 @@ class _Breaches:
         self.wall: WallTimeExceeded | None = None
 
 
-def arm_limits(limits: Limits, *, timeout: float, address_space_base: int) -> _Breaches:
+def arm_limits(limits: Limits, *, address_space_base: int) -> _Breaches:
     """CPU (soft limit -> an error at the script's line, hard limit one second later -> SIGKILL), memory
-    (the zygote's own size + the memory limit), no file writes, no core dumps, and a wall-time timer that
-    raises at the script's line. They hold until the process ends."""
+    (the zygote's own size + the memory limit), no file writes, no core dumps. Armed right after the fork,
+    before the request is read; they hold until the process ends."""
     breaches = _Breaches()
 
     def on_cpu_limit(signum: int, frame: FrameType | None) -> None:
         breaches.cpu = CpuLimitExceeded(f"the script used more than {limits.cpu_seconds} s of CPU time")
         raise breaches.cpu
 
-    def on_wall_time(signum: int, frame: FrameType | None) -> None:
-        breaches.wall = WallTimeExceeded(f"the script ran longer than {timeout:g} s and was stopped")
-        raise breaches.wall
-
     signal.signal(signal.SIGXCPU, on_cpu_limit)
-    signal.signal(signal.SIGALRM, on_wall_time)
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     memory = address_space_base + limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return breaches
+
+
+def arm_wall_timer(timeout: float, breaches: _Breaches) -> None:
+    """The call's wall time, from the moment its request arrived: an error at the script's line (the zygote
+    kills the process a second later if the script carries on)."""
+
+    def on_wall_time(signum: int, frame: FrameType | None) -> None:
+        breaches.wall = WallTimeExceeded(f"the script ran longer than {timeout:g} s and was stopped")
+        raise breaches.wall
+
+    signal.signal(signal.SIGALRM, on_wall_time)
     if timeout > 0:
         signal.setitimer(signal.ITIMER_REAL, timeout)
-    return breaches
 
 
 def disarm_signals() -> None:
@@ -341,24 +347,31 @@ def probe(paths: list[str]) -> dict[str, Any]:
 
 
 def _compile(
-    request: dict[str, Any], cache: dict[str, CodeType], send_compiled: Callable[[CodeType], None]
+    request: dict[str, Any], cache: dict[str, CodeType], send_compiled: Callable[[CodeType | None], None]
 ) -> CodeType:
+    """The request's code object: the zygote's, or compiled here (and offered to the zygote). Either way
+    the pipe to the zygote is closed before this returns, so nothing that runs later can write to it."""
     checksum = request.get("checksum")
     cached = cache.get(checksum) if isinstance(checksum, str) else None
     if cached is not None:
+        send_compiled(None)
         return cached
-    compiled = compile_script(request["code"])
+    try:
+        compiled = compile_script(request["code"])
+    except BaseException:
+        send_compiled(None)
+        raise
     send_compiled(compiled)
     return compiled
 
 
 def handle_request(
-    raw: bytes,
+    request: Any,
     *,
     limits: Limits,
     breaches: _Breaches,
     cache: dict[str, CodeType],
-    send_compiled: Callable[[CodeType], None],
+    send_compiled: Callable[[CodeType | None], None],
 ) -> bytes:
     """The answer (without its frame byte) to one request. Never raises (short of the process being
     killed by the hard limits)."""
@@ -367,9 +380,9 @@ def handle_request(
     collector = LogCollector(limits.max_log_bytes)
     op = "run"
     try:
-        request = json.loads(raw)
         op = request.get("op", "run")
         if op == "probe":
+            send_compiled(None)
             return json.dumps(probe(request.get("paths") or [])).encode()
         if op == "check":
             try:
@@ -423,21 +436,23 @@ def serve_one_call(
     cache: dict[str, CodeType],
     cache_pipe: int | None,
 ) -> None:
-    """Read the request, answer it, return (the caller ends the process with `os._exit`)."""
+    """Wait for the request, answer it, return (the caller ends the process with `os._exit`)."""
 
-    def send_compiled(compiled: CodeType) -> None:
+    def send_compiled(compiled: CodeType | None, checksum: str) -> None:
         nonlocal cache_pipe
         # Before the script's first instruction: what the zygote keeps is the compiler's output only.
         if cache_pipe is None:
             return
         pipe, cache_pipe = cache_pipe, None
         try:
-            data = marshal.dumps(compiled)
-            if len(data) <= MAX_CACHED_CODE_BYTES:
+            if compiled is None:
+                return
+            data = checksum.encode("ascii") + b"\n" + marshal.dumps(compiled)
+            if len(checksum) == 64 and len(data) <= MAX_CACHED_CODE_BYTES:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(pipe, view) :]
-        except OSError:
+        except (OSError, UnicodeEncodeError, ValueError):
             pass
         finally:
             os.close(pipe)
@@ -445,20 +460,25 @@ def serve_one_call(
     try:
         raw = connection.recv_bytes(limits.max_result_bytes + REQUEST_OVERHEAD_BYTES)
     except (EOFError, OSError):
-        return
+        return  # the pool closed this spare without using it
     try:
+        request = json.loads(raw)
+        if not isinstance(request, dict):
+            raise ValueError("the request is not an object")
+        arm_wall_timer(float(request.get("timeout") or 0), breaches)
         answer = handle_request(
-            raw, limits=limits, breaches=breaches, cache=cache, send_compiled=send_compiled
+            request,
+            limits=limits,
+            breaches=breaches,
+            cache=cache,
+            send_compiled=lambda compiled: send_compiled(compiled, str(request.get("checksum") or "")),
         )
     except MemoryError:
-        answer = json.dumps(
-            {
-                "ok": False,
-                "logs": [],
-                "result": None,
-                "error": {"type": "MemoryError", "message": "out of memory", "line": None},
-            }
-        ).encode()
+        error = {"type": "MemoryError", "message": "out of memory", "line": None}
+        answer = json.dumps({"ok": False, "logs": [], "result": None, "error": error}).encode()
+    except (ValueError, TypeError) as exc:
+        error = {"type": "WorkerError", "message": f"the request cannot be read: {exc}", "line": None}
+        answer = json.dumps({"ok": False, "logs": [], "result": None, "error": error}).encode()
     if cache_pipe is not None:
         os.close(cache_pipe)
     disarm_signals()

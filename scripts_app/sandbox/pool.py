@@ -208,10 +208,25 @@ class _Zygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start_call(self, call_end: socket.socket, *, timeout: float, checksum: str) -> None:
-        header = json.dumps({"timeout": timeout, "checksum": checksum}).encode()
-        with self.send_lock:
-            socket.send_fds(self.control, [header], [call_end.fileno()])
+    def request_spare(self) -> Connection:
+        """Have the zygote fork a process that waits for one call; returns the pool's end of its socket.
+        Raises OSError when the zygote is gone."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self.send_lock:
+                socket.send_fds(self.control, [b'{"spare": true}'], [theirs.fileno()])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return Connection(ours.detach())
+
+    def started(self, pid: int, timeout: float) -> None:
+        """The process got its request: the zygote kills it one second past `timeout`."""
+        message = json.dumps({"started": pid, "timeout": timeout}).encode()
+        with self.send_lock, contextlib.suppress(OSError):
+            self.control.send(message)
 
     def stop(self) -> None:
         self.control.close()  # the zygote sees EOF and exits; its running calls die with it (PDEATHSIG)
@@ -256,9 +271,16 @@ class ScriptPool:
         self.max_answer_bytes = (
             config.limits.max_result_bytes + 2 * config.limits.max_log_bytes + REQUEST_OVERHEAD_BYTES
         )
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed = False
+        # Processes forked ahead, each waiting for one call: one per slot, at most eight.
+        self.spare_target = min(config.size, 8)
+        self._spares: deque[tuple[_Zygote, Connection]] = deque()
         self._zygote = self._start_zygote()
+        try:
+            self._top_up()
+        except OSError:
+            self._zygote_failed(self._zygote)
 
     @property
     def closed(self) -> bool:
@@ -289,52 +311,84 @@ class ScriptPool:
             logger.warning("Script sandbox: the %s layer of the jail is not active (%s)", name, detail)
         return zygote
 
-    def _current_zygote(self) -> _Zygote:
-        with self._lock:
-            if self._closed:
-                raise SandboxFailure("PoolClosed", "the script pool is shut down")
-            if not self._zygote.alive():
-                logger.warning("Script sandbox: the zygote process ended; starting a new one")
-                self._zygote.stop()
-                self._zygote = self._start_zygote()
-            return self._zygote
+    def _current_zygote_locked(self) -> _Zygote:
+        """The running zygote (a new one when it ended). Called with `_lock` held."""
+        if self._closed:
+            raise SandboxFailure("PoolClosed", "the script pool is shut down")
+        if not self._zygote.alive():
+            logger.warning("Script sandbox: the zygote process ended; starting a new one")
+            self._zygote.stop()
+            stale, self._spares = self._spares, deque()
+            for _, connection in stale:
+                connection.close()
+            self._zygote = self._start_zygote()
+        return self._zygote
 
     def call(self, request: bytes, *, timeout: float, key: str = "", checksum: str = "") -> dict[str, Any]:
-        """Run one request in a new process and return its decoded answer.
+        """Run one request (which carries its `timeout`) in a process of its own and return its decoded
+        answer.
 
         Raises SandboxFailure ("QueueTimeout", "TimeoutError", "CpuLimitExceeded", "WorkerCrashed",
         "ResultTooLarge", "PoolClosed", "WorkerStartFailed"). Waits at most the queue timeout for a slot; the
-        timeout counts from when the call's process started.
+        timeout counts from when the call's process got the request.
         """
         with self.scheduler.slot(key or "-"):
-            ours, theirs = socket.socketpair()
+            zygote, connection, pid = self._take_spare()
             try:
-                self._hand_over(theirs, timeout=timeout, checksum=checksum)
-            finally:
-                theirs.close()
-            connection = Connection(ours.detach())
-            try:
-                return self._exchange(connection, request, timeout)
+                return self._exchange(connection, request, timeout, zygote=zygote, pid=pid)
             finally:
                 connection.close()
 
-    def _hand_over(self, call_end: socket.socket, *, timeout: float, checksum: str) -> None:
-        for attempt in range(2):
-            zygote = self._current_zygote()
+    def _take_spare(self) -> tuple[_Zygote, Connection, int]:
+        """A forked process waiting for a call (one that was forked ahead, or a new one), with its pid. The
+        spare taken is replaced at once, so the next call finds one ready."""
+        for _ in range(3):
+            with self._lock:
+                zygote = self._current_zygote_locked()
+                entry = self._spares.popleft() if self._spares else None
             try:
-                zygote.start_call(call_end, timeout=timeout, checksum=checksum)
-                return
+                if entry is None:
+                    entry = (zygote, zygote.request_spare())
+                self._top_up()
             except OSError:
-                if attempt:
-                    raise SandboxFailure(
-                        "WorkerCrashed", "the script sandbox process is not answering"
-                    ) from None
-                zygote.process.kill()  # dead or wedged: the next attempt starts a new one
-                zygote.process.wait()
+                self._zygote_failed(zygote)
+                continue
+            spare_zygote, connection = entry
+            try:
+                ready = connection.poll(ZYGOTE_START_TIMEOUT)
+                frame = connection.recv_bytes(1024) if ready else b""
+                pid = int(json.loads(frame[1:])["pid"]) if frame[:1] == b"P" else 0
+            except (EOFError, OSError, ValueError, KeyError, TypeError):
+                pid = 0
+            if pid > 0:
+                return spare_zygote, connection, pid
+            connection.close()
+            if not spare_zygote.alive():
+                self._zygote_failed(spare_zygote)
+        raise SandboxFailure("WorkerCrashed", "no script process could be started (see the server log)")
 
-    def _exchange(self, connection: Connection, request: bytes, timeout: float) -> dict[str, Any]:
+    def _top_up(self) -> None:
+        with self._lock:
+            zygote = self._zygote
+            while not self._closed and len(self._spares) < self.spare_target:
+                self._spares.append((zygote, zygote.request_spare()))
+
+    def _zygote_failed(self, zygote: _Zygote) -> None:
+        """The zygote is dead or wedged: kill it (the next call starts a new one) and drop its spares."""
+        with contextlib.suppress(OSError):
+            zygote.process.kill()
+        with self._lock:
+            stale = [connection for owner, connection in self._spares if owner is zygote]
+            self._spares = deque((owner, c) for owner, c in self._spares if owner is not zygote)
+        for connection in stale:
+            connection.close()
+
+    def _exchange(
+        self, connection: Connection, request: bytes, timeout: float, *, zygote: _Zygote, pid: int
+    ) -> dict[str, Any]:
         with contextlib.suppress(OSError):  # the process is gone already; the zygote's exit frame says why
             connection.send_bytes(request)
+        zygote.started(pid, timeout)
         wait = timeout + ANSWER_GRACE_SECONDS if timeout > 0 else None
         try:
             if not connection.poll(wait):
@@ -366,7 +420,7 @@ class ScriptPool:
 
     def probe(self, paths: list[str]) -> dict[str, Any]:
         """Run the jail's self-check in a call's process (no script): ids, which paths open, socket, fork."""
-        request = json.dumps({"op": "probe", "paths": paths}).encode()
+        request = json.dumps({"op": "probe", "paths": paths, "timeout": 10.0}).encode()
         return self.call(request, timeout=10.0, key="probe")
 
     def close(self) -> None:
@@ -375,6 +429,9 @@ class ScriptPool:
                 return
             self._closed = True
             zygote = self._zygote
+            spares, self._spares = self._spares, deque()
+        for _, connection in spares:
+            connection.close()
         zygote.stop()
 
 

@@ -5,16 +5,19 @@ environment. At start it imports the sandbox (every allowed module included), en
 (`jail.py`), and tells the pool which layers hold. It never runs script code and never touches a script
 object: it only forks, enforces wall time, reaps, and keeps the compiler's output of scripts it has seen.
 
-Control socket (SOCK_SEQPACKET, from the pool): one message per call, `{"timeout": float, "checksum":
-str}` with one file descriptor attached, the zygote's end of a socket pair whose other end the pool keeps.
-The zygote forks; the call's process owns that socket: it reads the request and writes the answer there
-(`call.py`). When the process has ended, the zygote writes one more frame on it, `X` + `{"status": int,
-"reason": str}` (a caller that got no answer learns why), and closes it.
+Control socket (SOCK_SEQPACKET, from the pool): `{"spare": true}` with one file descriptor attached, the
+zygote's end of a socket pair whose other end the pool keeps. The zygote forks a process for one call onto
+it: hardened, limits armed, seccomp loaded, waiting for its request (`call.py`). Forking ahead keeps the fork
+off the call's critical path; each such process still serves exactly one call. The zygote writes a first
+frame on the socket, `P` + `{"pid": int}`, so that the pool can report `{"started": pid, "timeout": s}` when
+it sends the request; from then the zygote kills the process one second past its timeout. When the process
+has ended, the zygote writes a last frame, `X` + `{"status", "type", "reason"}` (a caller that got no answer
+learns why), and closes the socket.
 
-Compiled code: a call whose script is not in the zygote's cache gets a pipe; its process writes the
-marshalled code object there right after compiling and before running anything of the script, and closes
-it. The zygote loads that (the compiler's own output) and hands it, by forking, to later calls of the same
-code, so they skip compiling.
+Compiled code: every call's process gets a pipe; when it had to compile its script it writes the checksum
+and the marshalled code object there right after compiling, before anything of the script runs, and closes
+it either way. The zygote loads that (the compiler's own output) and hands it, by forking, to later calls of
+the same code, so they skip compiling.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from scripts_app.sandbox import jail
 from scripts_app.sandbox.call import MAX_CACHED_CODE_BYTES, Limits, arm_limits, serve_one_call
 
 EXIT_FRAME = b"X"
+PID_FRAME = b"P"
 KILL_GRACE_SECONDS = 1.0  # past its timeout a call's own timer has fired; this long after, it is killed
 COMPILED_CACHE_SIZE = 256
 CALL_FD = 3
@@ -63,7 +67,7 @@ class Zygote:
         self.limits = Limits.from_dict(config["limits"])
         self.calls: dict[int, _Call] = {}
         self.compiled: OrderedDict[str, CodeType] = OrderedDict()
-        self.cache_reads: dict[int, tuple[str, bytearray]] = {}  # pipe fd -> (checksum, bytes so far)
+        self.cache_reads: dict[int, bytearray] = {}  # pipe fd -> what its process wrote so far
         self.selector = selectors.DefaultSelector()
         self.wakeup_read, self.wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.devnull = os.open(os.devnull, os.O_RDWR)
@@ -107,9 +111,8 @@ class Zygote:
 
     def serve(self) -> None:
         while True:
-            wait = None
-            if self.calls:
-                wait = max(0.0, min(call.deadline for call in self.calls.values()) - time.monotonic())
+            deadlines = [call.deadline for call in self.calls.values() if call.deadline != float("inf")]
+            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             for key, _ in self.selector.select(wait):
                 if key.data == "control":
                     if not self._receive_call():
@@ -122,6 +125,8 @@ class Zygote:
             self._enforce_deadlines()
 
     def _receive_call(self) -> bool:
+        """One control message: `{"spare": true}` with a socket (fork a process that waits on it for one
+        call) or `{"started": pid, "timeout": seconds}` (that process got its request: its deadline)."""
         try:
             message, fds, _flags, _address = socket.recv_fds(self.control, 4096, 2)
         except InterruptedError:
@@ -132,67 +137,66 @@ class Zygote:
             for fd in fds:
                 os.close(fd)
             return False
-        if not fds:
-            return True
-        call_socket = socket.socket(fileno=fds[0])
-        for extra in fds[1:]:
-            os.close(extra)
         try:
             header = json.loads(message)
+        except ValueError:
+            header = {}
+        if not isinstance(header, dict):
+            header = {}
+        if "started" in header:
+            call = self.calls.get(int(header["started"]))
             timeout = float(header.get("timeout") or 0)
-            checksum = str(header.get("checksum") or "")
-        except (ValueError, TypeError, AttributeError):
-            call_socket.close()
-            return True
-        self._fork_call(call_socket, timeout, checksum)
+            if call is not None and timeout > 0:
+                call.timeout = timeout
+                call.deadline = time.monotonic() + timeout + KILL_GRACE_SECONDS
+        if fds:
+            call_socket = socket.socket(fileno=fds[0])
+            for extra in fds[1:]:
+                os.close(extra)
+            self._fork_call(call_socket)
         return True
 
-    def _fork_call(self, call_socket: socket.socket, timeout: float, checksum: str) -> None:
-        cache_read = cache_write = None
-        wants_code = bool(checksum) and checksum not in self.compiled
-        if wants_code and checksum not in {pending for pending, _ in self.cache_reads.values()}:
-            cache_read, cache_write = os.pipe2(os.O_CLOEXEC)
+    def _fork_call(self, call_socket: socket.socket) -> None:
+        cache_read, cache_write = os.pipe2(os.O_CLOEXEC)
         try:
             pid = os.fork()
         except OSError:
             call_socket.close()
-            for fd in (cache_read, cache_write):
-                if fd is not None:
-                    os.close(fd)
+            os.close(cache_read)
+            os.close(cache_write)
             return
         if pid == 0:  # the call's process
             status = 70
             try:
-                self._become_call(call_socket, timeout, cache_write)
+                self._become_call(call_socket, cache_write)
                 status = 0
             finally:
                 os._exit(status)
-        if cache_write is not None and cache_read is not None:
-            os.close(cache_write)
-            os.set_blocking(cache_read, False)
-            self.cache_reads[cache_read] = (checksum, bytearray())
-            self.selector.register(cache_read, selectors.EVENT_READ, "compiled")
-        if self.compiled.get(checksum) is not None:
-            self.compiled.move_to_end(checksum)
-        deadline = time.monotonic() + timeout + KILL_GRACE_SECONDS if timeout > 0 else float("inf")
-        self.calls[pid] = _Call(socket=call_socket, deadline=deadline, timeout=timeout)
+        os.close(cache_write)
+        os.set_blocking(cache_read, False)
+        self.cache_reads[cache_read] = bytearray()
+        self.selector.register(cache_read, selectors.EVENT_READ, "compiled")
+        self.calls[pid] = _Call(socket=call_socket, deadline=float("inf"), timeout=0.0)
+        # The pool learns the process's pid before it uses it (to tell the zygote when its call started).
+        with contextlib.suppress(OSError):
+            call_socket.sendall(_frame(PID_FRAME + json.dumps({"pid": pid}).encode()))
 
-    def _become_call(self, call_socket: socket.socket, timeout: float, cache_write: int | None) -> None:
-        """In the forked process: keep only this call's descriptors, harden, arm the limits, serve."""
+    def _become_call(self, call_socket: socket.socket, cache_write: int) -> None:
+        """In the forked process: keep only this call's descriptors, harden, arm the limits, then wait for the
+        one request this process will ever serve."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # Out of the way first (a descriptor may already sit at 3 or 4), then to their fixed numbers.
         call_high = fcntl.fcntl(call_socket.fileno(), fcntl.F_DUPFD, HIGH_FD)
+        cache_high = fcntl.fcntl(cache_write, fcntl.F_DUPFD, HIGH_FD)
         os.dup2(call_high, CALL_FD)
-        if cache_write is not None:
-            cache_high = fcntl.fcntl(cache_write, fcntl.F_DUPFD, HIGH_FD)
-            os.dup2(cache_high, CACHE_FD)
+        os.dup2(cache_high, CACHE_FD)
         os.dup2(self.devnull, 0)
         os.dup2(self.devnull, 1)
         os.dup2(self.devnull, 2)  # nothing a call does reaches the zygote's (the pool's) stderr
-        os.closerange(CACHE_FD if cache_write is None else FIRST_FREE_FD, 1 << 20)
+        os.closerange(FIRST_FREE_FD, 1 << 20)
         jail.harden_call_process()
-        breaches = arm_limits(self.limits, timeout=timeout, address_space_base=self.address_space_base)
+        breaches = arm_limits(self.limits, address_space_base=self.address_space_base)
         if self.load_seccomp is not None:
             self.load_seccomp()
         serve_one_call(
@@ -200,13 +204,14 @@ class Zygote:
             limits=self.limits,
             breaches=breaches,
             cache=self.compiled,
-            cache_pipe=CACHE_FD if cache_write is not None else None,
+            cache_pipe=CACHE_FD,
         )
 
     # --- compiled code -------------------------------------------------------------------------------------
 
     def _read_compiled(self, fd: int) -> None:
-        checksum, buffer = self.cache_reads[fd]
+        """A call's process wrote `checksum \\n marshalled code` (or nothing) and closed its end."""
+        buffer = self.cache_reads[fd]
         try:
             chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
@@ -219,15 +224,19 @@ class Zygote:
         self.selector.unregister(fd)
         os.close(fd)
         del self.cache_reads[fd]
-        if chunk or not buffer:
-            return  # too large, or the process wrote nothing (the code did not compile)
+        checksum, _, code_bytes = bytes(buffer).partition(b"\n")
+        if chunk or not code_bytes or len(checksum) != 64:
+            return  # too large, or nothing written (a cached script, or code that did not compile)
+        key = checksum.decode("ascii", "replace")
+        if key in self.compiled:
+            return
         try:
             # The compiler's output, written by the call's process before any script code ran there.
-            code = marshal.loads(bytes(buffer))  # noqa: S302
+            code = marshal.loads(code_bytes)  # noqa: S302
         except (ValueError, EOFError, TypeError):
             return
         if isinstance(code, CodeType):
-            self.compiled[checksum] = code
+            self.compiled[key] = code
             while len(self.compiled) > COMPILED_CACHE_SIZE:
                 self.compiled.popitem(last=False)
 
