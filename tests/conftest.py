@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db.models import Model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from designer.models import Connector, Endpoint
+from designer.serializers import EndpointSerializer
+from designer.services import create_endpoint
+
+
+def endpoint_as_the_api_creates_it(connector: Connector, **fields: Any) -> Endpoint:
+    """An endpoint validated by the API's serializer and created by the service the API calls, so a test
+    cannot build one with settings the API would refuse (as `Endpoint.objects.create` could)."""
+    data = {
+        "connector": connector.pk,
+        **{name: value.pk if isinstance(value, Model) else value for name, value in fields.items()},
+    }
+    serializer = EndpointSerializer(data=data)
+    assert serializer.is_valid(), f"the API refuses this endpoint: {serializer.errors}"
+    return create_endpoint(**serializer.validated_data)
 
 
 def _user(username: str, role: str | None) -> User:

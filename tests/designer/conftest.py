@@ -10,6 +10,7 @@ import pytest
 from designer.models import Connector, Endpoint
 from designer.services import create_connector, create_flow
 from scripts_app.models import Script, ScriptVersion
+from tests.conftest import endpoint_as_the_api_creates_it
 
 SHOP_SECRET = "shop-token-s3cr3t-value"
 
@@ -31,12 +32,12 @@ def erp(db) -> Connector:
 
 @pytest.fixture
 def get_order(shop: Connector) -> Endpoint:
-    return Endpoint.objects.create(connector=shop, name="Get order", path="/orders/[[variables.order_id]]")
+    return endpoint_as_the_api_creates_it(shop, name="Get order", path="/orders/[[variables.order_id]]")
 
 
 @pytest.fixture
 def erp_post(erp: Connector) -> Endpoint:
-    return Endpoint.objects.create(connector=erp, name="Post order", method="POST", path="/orders")
+    return endpoint_as_the_api_creates_it(erp, name="Post order", method="POST", path="/orders")
 
 
 @pytest.fixture

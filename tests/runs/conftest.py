@@ -23,6 +23,7 @@ from runs.engine.auth import clear_token_cache
 from runs.http import use_transport
 from runs.models import Run
 from scripts_app.models import Script, ScriptVersion
+from tests.conftest import endpoint_as_the_api_creates_it
 
 _names = itertools.count(1)
 
@@ -80,7 +81,7 @@ def make_endpoint(db) -> Callable[..., Endpoint]:
 
     def factory(connector: Connector, **fields: Any) -> Endpoint:
         fields.setdefault("name", f"Endpoint {next(_names)}")
-        return Endpoint.objects.create(connector=connector, **fields)
+        return endpoint_as_the_api_creates_it(connector, **fields)
 
     return factory
 

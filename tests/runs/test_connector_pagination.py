@@ -61,7 +61,9 @@ def test_page_number_pagination_stops_at_a_short_page(paged_flow, upstream):
 def test_page_number_without_page_size_stops_at_an_empty_page(paged_flow, upstream):
     data = {"1": [1], "2": [2]}
     upstream.add("GET /items", lambda r: httpx.Response(200, json=data.get(r.url.params["page"], [])))
-    run = run_once(services.enqueue_run(flow=paged_flow({"style": "page_number"}), trigger="api"))
+    run = run_once(
+        services.enqueue_run(flow=paged_flow({"style": "page_number", "page_param": "page"}), trigger="api")
+    )
     assert [body for body, _ in pages_of(run)] == [[1], [2], []]
 
 
@@ -73,7 +75,15 @@ def test_offset_limit_pagination(paged_flow, upstream):
         return httpx.Response(200, json={"rows": rows[offset : offset + limit]})
 
     upstream.add("GET /items", page)
-    flow = paged_flow({"style": "offset_limit", "limit": 3, "items_path": "rows"})
+    flow = paged_flow(
+        {
+            "style": "offset_limit",
+            "offset_param": "offset",
+            "limit_param": "limit",
+            "limit": 3,
+            "items_path": "rows",
+        }
+    )
     run = run_once(services.enqueue_run(flow=flow, trigger="api"))
 
     assert [body["rows"] for body, _ in pages_of(run)] == [[0, 1, 2], [3, 4, 5], [6]]
@@ -126,7 +136,9 @@ def test_cursor_pagination(paged_flow, upstream):
 def test_max_pages_caps_the_pages_with_a_warning(paged_flow, upstream):
     upstream.add("GET /items", lambda r: httpx.Response(200, json=[int(r.url.params["page"])]))
     run = run_once(
-        services.enqueue_run(flow=paged_flow({"style": "page_number"}, max_pages=4), trigger="api")
+        services.enqueue_run(
+            flow=paged_flow({"style": "page_number", "page_param": "page"}, max_pages=4), trigger="api"
+        )
     )
 
     assert run.status == Run.Status.SUCCEEDED
@@ -136,7 +148,11 @@ def test_max_pages_caps_the_pages_with_a_warning(paged_flow, upstream):
 
 def test_every_page_goes_to_the_next_shape(make_flow, make_connector, make_endpoint, upstream):
     connector = make_connector(base_url="https://api.example.test")
-    endpoint = make_endpoint(connector, path="/items", pagination={"style": "cursor"})
+    endpoint = make_endpoint(
+        connector,
+        path="/items",
+        pagination={"style": "cursor", "cursor_param": "cursor", "cursor_path": "next_cursor"},
+    )
     chain = {None: ("a", "n1"), "n1": ("b", None)}
     upstream.add(
         "GET /items",
@@ -161,6 +177,7 @@ def test_every_page_goes_to_the_next_shape(make_flow, make_connector, make_endpo
 
 def test_a_page_that_is_not_json_fails_cursor_pagination_clearly(paged_flow, upstream):
     upstream.add("GET /items", httpx.Response(200, text="<html>oops</html>"))
-    run = run_once(services.enqueue_run(flow=paged_flow({"style": "cursor"}), trigger="api"))
+    flow = paged_flow({"style": "cursor", "cursor_param": "cursor", "cursor_path": "next_cursor"})
+    run = run_once(services.enqueue_run(flow=flow, trigger="api"))
     assert run.status == Run.Status.FAILED
     assert "needs a JSON response body" in run.error
