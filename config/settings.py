@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "flowstore",
     # Always installed (its table records what load_demo created); its API is mounted only with PATCHBAY_DEMO.
     "demo",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -285,6 +286,12 @@ PATCHBAY_TEMPLATE_MAX_RANGE = env_int("PATCHBAY_TEMPLATE_MAX_RANGE", 100_000)
 PATCHBAY_WEBSOCKET_FRAME_LIMIT = env_int("PATCHBAY_WEBSOCKET_FRAME_LIMIT", 512 * 1024)
 # Deepest nesting of JSON accepted by the API, webhooks and websockets (config/json_input.py).
 PATCHBAY_JSON_MAX_DEPTH = env_int("PATCHBAY_JSON_MAX_DEPTH", 64)
+
+# Failure alerts (notifications app): the address the alert's run link starts with, and delivery retries.
+PATCHBAY_BASE_URL = env_str("PATCHBAY_BASE_URL", "http://127.0.0.1:8000")
+PATCHBAY_ALERT_ATTEMPTS = env_int("PATCHBAY_ALERT_ATTEMPTS", 5)
+PATCHBAY_ALERT_RETRY_DELAY = env_float("PATCHBAY_ALERT_RETRY_DELAY", 5.0)
+PATCHBAY_ALERT_TIMEOUT = env_float("PATCHBAY_ALERT_TIMEOUT", 10.0)
 
 EMAIL_BACKEND = env_str("PATCHBAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("PATCHBAY_DEFAULT_FROM_EMAIL", "patchbay@localhost")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/me/", views.MeView.as_view(), name="api-me"),
     path("api/", include("designer.urls")),
     path("api/", include("scripts_app.urls")),
+    path("api/", include("notifications.urls")),
     path("", include("runs.urls")),
     # The demo API answers anyone, without CSRF checks: only where the demo is switched on.
     *([path("demo-api/", include("demo.urls"))] if settings.PATCHBAY_DEMO else []),
