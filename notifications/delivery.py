@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -95,7 +96,7 @@ def _send_apprise(channel: NotificationChannel, alert: dict[str, Any]) -> None:
         raise DeliveryFailed("Apprise could not deliver to every URL of the channel.")
 
 
-SENDERS = {
+SENDERS: dict[str, Callable[[NotificationChannel, dict[str, Any]], None]] = {
     NotificationChannel.Kind.EMAIL: _send_email,
     NotificationChannel.Kind.WEBHOOK: _send_webhook,
     NotificationChannel.Kind.APPRISE: _send_apprise,
