@@ -11,6 +11,7 @@ import { formatDuration, formatTime, Loading, Notice, PayloadView, StatusPill } 
 import { useRun } from "../hooks/use-run";
 import { parseGraph } from "../lib/serialize";
 import { useCanWrite } from "../session";
+import { RetryControls } from "./run-detail/retry-controls";
 
 const INSIGHT_LABELS: Record<string, string> = {
   duration_ms: "Duration (ms)",
@@ -161,14 +162,6 @@ export function RunDetailPage(): ReactNode {
   const [message, setMessage] = useState<{ kind: "error" | "success" | "info"; text: string } | null>(null);
   const stepNames = useMemo(() => new Map(steps.map((s) => [s.id, s.shape_name || s.shape_id])), [steps]);
 
-  const retry = async (): Promise<void> => {
-    try {
-      const created = await api.post<RunDetail>(`/api/runs/${id}/retry/`);
-      navigate(`/runs/${created.id}`);
-    } catch (e) {
-      setMessage({ kind: "error", text: `Retry refused: ${errorMessage(e)}` });
-    }
-  };
   const stop = async (): Promise<void> => {
     try {
       await api.post(`/api/runs/${id}/stop/`);
@@ -222,10 +215,13 @@ export function RunDetailPage(): ReactNode {
                 Stop
               </button>
             ) : null}
-            {finished ? (
-              <button type="button" className="primary" onClick={() => void retry()}>
-                Retry
-              </button>
+            {finished && run.status !== "succeeded" ? (
+              <RetryControls
+                runId={run.id}
+                status={run.status}
+                onRetried={(newRunId) => navigate(`/runs/${newRunId}`)}
+                onRefused={(text) => setMessage({ kind: "error", text })}
+              />
             ) : null}
           </div>
         ) : null}

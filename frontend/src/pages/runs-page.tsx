@@ -9,6 +9,8 @@ import { RUN_STATUSES } from "../api/types";
 import { Empty, formatDuration, formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { LiveSocket } from "../lib/socket";
 import type { SocketState } from "../lib/socket";
+import { useCanWrite } from "../session";
+import { BulkActions } from "./runs/bulk-actions";
 
 const TRIGGERS = ["manual", "api", "webhook", "schedule", "run_flow", "retry"];
 const FILTERS = ["flow", "status", "trigger", "started_from", "started_to", "has_warnings"] as const;
@@ -36,6 +38,15 @@ export function RunsPage(): ReactNode {
   const [refusal, setRefusal] = useState<string | null>(null);
   // Bumped when the feed reconnects: statuses sent while it was down are read from the API again.
   const [reloads, setReloads] = useState(0);
+  const canWrite = useCanWrite();
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const toggle = (id: number, on: boolean): void =>
+    setSelected((current) => {
+      const copy = new Set(current);
+      if (on) copy.add(id);
+      else copy.delete(id);
+      return copy;
+    });
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const flowsRef = useRef(flows);
@@ -199,6 +210,16 @@ export function RunsPage(): ReactNode {
       </div>
       {refusal ? <Notice kind="error">{refusal}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
+      {canWrite ? (
+        <BulkActions
+          selected={[...selected]}
+          filters={filters}
+          onDone={() => {
+            setSelected(new Set());
+            setReloads((n) => n + 1);
+          }}
+        />
+      ) : null}
       {runs === null ? (
         <Loading />
       ) : runs.length === 0 ? (
@@ -212,6 +233,18 @@ export function RunsPage(): ReactNode {
           <table className="table runs-table">
             <thead>
               <tr>
+                {canWrite ? (
+                  <th>
+                    <input
+                      type="checkbox"
+                      aria-label="Select every run shown"
+                      checked={runs.length > 0 && runs.every((r) => selected.has(r.id))}
+                      onChange={(e) =>
+                        setSelected(e.target.checked ? new Set(runs.map((r) => r.id)) : new Set())
+                      }
+                    />
+                  </th>
+                ) : null}
                 <th>Run</th>
                 <th>Flow</th>
                 <th>Status</th>
@@ -224,6 +257,16 @@ export function RunsPage(): ReactNode {
             <tbody>
               {runs.map((run) => (
                 <tr key={run.id} data-run-id={run.id}>
+                  {canWrite ? (
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Select run ${run.id}`}
+                        checked={selected.has(run.id)}
+                        onChange={(e) => toggle(run.id, e.target.checked)}
+                      />
+                    </td>
+                  ) : null}
                   <td>
                     <Link to={`/runs/${run.id}`} className="strong">
                       #{run.id}

@@ -1,7 +1,10 @@
 /** The shape registry: one definition per shape kind, in palette order. */
 import { assertShape } from "./assert-shape";
 import { branchShape } from "./branch-shape";
+import { cacheAddShape } from "./cache-add-shape";
+import { cacheLoadShape } from "./cache-load-shape";
 import { connectorShape } from "./connector-shape";
+import { dedupeShape } from "./dedupe-shape";
 import type { ShapeDefinition } from "./definition";
 import { filterShape } from "./filter-shape";
 import { flowControlShape } from "./flow-control-shape";
@@ -34,6 +37,9 @@ export const SHAPES: { [T in ShapeType]: ShapeDefinition<T> } = {
   manual_payload: manualPayloadShape,
   assert: assertShape,
   try_catch: tryCatchShape,
+  cache_add: cacheAddShape,
+  cache_load: cacheLoadShape,
+  dedupe: dedupeShape,
 };
 
 export function shapeDefinition<T extends ShapeType>(type: T): ShapeDefinition<T> {

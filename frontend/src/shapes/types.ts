@@ -21,6 +21,9 @@ import type { RunFlowSettings } from "./run-flow-shape";
 import type { ManualPayloadSettings } from "./manual-payload-shape";
 import type { AssertSettings } from "./assert-shape";
 import type { TryCatchSettings } from "./try-catch-shape";
+import type { CacheAddSettings, CacheScope } from "./cache-add-shape";
+import type { CacheLoadSettings } from "./cache-load-shape";
+import type { DedupeMode, DedupeSettings } from "./dedupe-shape";
 
 export type {
   WebhookResponse,
@@ -43,6 +46,11 @@ export type {
   ManualPayloadSettings,
   AssertSettings,
   TryCatchSettings,
+  CacheAddSettings,
+  CacheScope,
+  CacheLoadSettings,
+  DedupeMode,
+  DedupeSettings,
 };
 
 export const SHAPE_TYPES = [
@@ -61,6 +69,9 @@ export const SHAPE_TYPES = [
   "manual_payload",
   "assert",
   "try_catch",
+  "cache_add",
+  "cache_load",
+  "dedupe",
 ] as const;
 
 export type ShapeType = (typeof SHAPE_TYPES)[number];
@@ -118,6 +129,9 @@ export interface SettingsByType {
   manual_payload: ManualPayloadSettings;
   assert: AssertSettings;
   try_catch: TryCatchSettings;
+  cache_add: CacheAddSettings;
+  cache_load: CacheLoadSettings;
+  dedupe: DedupeSettings;
 }
 
 /** A shape of the flow graph JSON, discriminated by `type`. */
