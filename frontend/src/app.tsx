@@ -14,6 +14,9 @@ const FlowsPage = lazy(() => import("./pages/flows-page").then((m) => ({ default
 const RunDetailPage = lazy(() =>
   import("./pages/run-detail-page").then((m) => ({ default: m.RunDetailPage })),
 );
+const NotificationsPage = lazy(() =>
+  import("./pages/notifications-page").then((m) => ({ default: m.NotificationsPage })),
+);
 const RunsPage = lazy(() => import("./pages/runs-page").then((m) => ({ default: m.RunsPage })));
 const ScriptEditorPage = lazy(() =>
   import("./pages/script-editor-page").then((m) => ({ default: m.ScriptEditorPage })),
@@ -40,6 +43,7 @@ function Layout(): ReactNode {
           <NavLink to="/scripts">Scripts</NavLink>
           <NavLink to="/connectors">Connectors</NavLink>
           <NavLink to="/runs">Runs</NavLink>
+          <NavLink to="/alerts">Alerts</NavLink>
         </nav>
         <div className="user">
           <span title={me.roles.join(", ")}>
@@ -87,6 +91,7 @@ const router = createBrowserRouter([
       { path: "connectors/:connectorId", element: <ConnectorsPage /> },
       { path: "runs", element: <RunsPage /> },
       { path: "runs/:runId", element: <RunDetailPage /> },
+      { path: "alerts", element: <NotificationsPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -5,6 +5,7 @@ import type { Flow } from "../../api/types";
 import { KeyValueEditor } from "../../shapes/fields";
 import type { GraphError } from "../../shapes/types";
 import { useFlowSession } from "../../store/flow-session";
+import { AlertSettings } from "./alert-settings";
 
 export const FlowPanel = memo(function FlowPanel({
   flow,
@@ -88,6 +89,7 @@ export const FlowPanel = memo(function FlowPanel({
         </button>
       ) : null}
       {message ? <div className="hint">{message}</div> : null}
+      <AlertSettings flowId={flow.id} readOnly={readOnly} />
     </div>
   );
 });
