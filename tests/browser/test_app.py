@@ -332,7 +332,7 @@ def test_retry_a_failed_run_from_its_page(page: Page, server: LiveServer) -> Non
     expect(page.locator("h1 .pill")).to_have_text("failed", timeout=30_000)
     expect(page.get_by_test_id("run-log")).to_contain_text("Order is not paid")
     screenshot(page, "09-failed-run")
-    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("button", name="Retry from start").click()
     page.wait_for_url(re.compile(rf"/runs/(?!{run['id']}$)\d+$"))
     expect(page.get_by_text(f"#{run['id']}", exact=True)).to_be_visible()
     expect(page.locator("h1 .pill")).to_have_text("failed", timeout=30_000)
