@@ -278,6 +278,8 @@ PATCHBAY_SCRIPT_UID = env_int("PATCHBAY_SCRIPT_UID", 65534)
 # Run history retention.
 PATCHBAY_LOG_RETENTION_DAYS = env_int("PATCHBAY_LOG_RETENTION_DAYS", 7)
 PATCHBAY_PAYLOAD_RETENTION_HOURS = env_int("PATCHBAY_PAYLOAD_RETENTION_HOURS", 72)
+# A stored payload file used this recently is never deleted, whatever the retention (runs/retention.py).
+PATCHBAY_PAYLOAD_FILE_GRACE_SECONDS = env_int("PATCHBAY_PAYLOAD_FILE_GRACE_SECONDS", 3600)
 
 # Bad input (issue 13): template limits (runs/templating.py), websocket frame size (runs/websocket/frames.py).
 PATCHBAY_TEMPLATE_MAX_INT_BITS = env_int("PATCHBAY_TEMPLATE_MAX_INT_BITS", 65536)

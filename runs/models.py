@@ -207,6 +207,20 @@ class Payload(models.Model):
         return f"{self.direction} payload {self.index} of run {self.run_id}"
 
 
+class PayloadContent(models.Model):
+    """One stored payload text, by its SHA-256: Payload rows, work items and checkpoints refer to its file
+    by `name`. runs.payloads writes and touches it; runs.retention deletes the file once nothing refers to
+    it and it has not been used for the payload retention time."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=300, unique=True)
+    size = models.PositiveBigIntegerField(default=0)
+    last_used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} ({self.size} bytes)"
+
+
 class ScheduleFiring(models.Model):
     """One due time of a scheduled flow; the unique constraint makes it fire once across schedulers."""
 

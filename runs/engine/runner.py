@@ -592,6 +592,9 @@ class Runner:
             if line.step is not None and line.step.pk is None:
                 line.step = None
         self.deleted_rows.append(-1)  # delete whatever work item rows the run has
+        # Recording the failure must not need a stored payload: the error may be that it is gone, and a
+        # run that cannot be failed stays running, re-queued at every lease expiry.
+        self.state.pop("final", None)
         self._finish(Run.Status.FAILED, error=f"Internal engine error: {type(exc).__name__}: {exc}")
 
 

@@ -25,7 +25,10 @@ NOW = datetime.datetime(2026, 6, 10, 12, 0, tzinfo=datetime.UTC)
 def run() -> Run:
     flow = Flow.objects.create(name="Orders")
     version = FlowVersion.objects.create(flow=flow, number=1, status=FlowVersion.Status.DEPLOYED)
-    return Run.objects.create(flow=flow, flow_version=version, trigger="manual", available_at=NOW)
+    # Finished: retention touches only runs in a final state (tests/badinput/test_payload_storage.py).
+    return Run.objects.create(
+        flow=flow, flow_version=version, trigger="manual", available_at=NOW, status=Run.Status.SUCCEEDED
+    )
 
 
 @pytest.fixture
