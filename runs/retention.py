@@ -101,7 +101,8 @@ def _referenced(names: set[str]) -> set[str]:
     rest = list(names - found)
     for start in range(0, len(rest), 500):
         chunk = rest[start : start + 500]
-        found.update(Payload.objects.filter(file__in=chunk).values_list("file", flat=True).distinct())
+        rows = Payload.objects.filter(file__in=chunk).values_list("file", flat=True).distinct()
+        found.update(str(name) for name in rows)
     return found
 
 
