@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -50,6 +50,20 @@ for name, role in {USERS!r}.items():
 class LiveServer:
     url: str
     tokens: dict[str, str]
+    # The server's environment, for management commands against its database (`manage`).
+    env: dict[str, str] = field(default_factory=dict)
+
+    def manage(self, *args: str) -> str:
+        """Run `manage.py *args` against this server's database; returns what it printed."""
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
 
     def api(self, username: str = "eddie-editor") -> httpx.Client:
         """An API client acting as `username` (token auth), for arranging test data."""
@@ -131,7 +145,7 @@ def server(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             if time.monotonic() > deadline:
                 raise RuntimeError("The server did not answer within 60 s.")
             time.sleep(0.3)
-        yield LiveServer(url=url, tokens=tokens)
+        yield LiveServer(url=url, tokens=tokens, env=env)
     finally:
         server.terminate()
         try:
