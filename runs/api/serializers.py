@@ -108,6 +108,7 @@ class RunDetailSerializer(RunSerializer):
     variables_truncated = serializers.SerializerMethodField()
     final_payload = serializers.SerializerMethodField()
     final_payload_truncated = serializers.SerializerMethodField()
+    retried_by = serializers.SerializerMethodField(help_text="The run that retries this one (at most one).")
     steps = StepSerializer(many=True, read_only=True)
 
     class Meta(RunSerializer.Meta):
@@ -121,6 +122,7 @@ class RunDetailSerializer(RunSerializer):
             "variables_truncated",
             "final_payload",
             "final_payload_truncated",
+            "retried_by",
             "steps",
         ]
         read_only_fields = fields
@@ -148,6 +150,9 @@ class RunDetailSerializer(RunSerializer):
 
     def get_final_payload_truncated(self, run: Run) -> bool:
         return cut_text(run.final_payload)[1]
+
+    def get_retried_by(self, run: Run) -> int | None:
+        return Run.objects.filter(retry_of=run).values_list("id", flat=True).first()
 
 
 class StartRunSerializer(serializers.Serializer):

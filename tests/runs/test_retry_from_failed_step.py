@@ -172,6 +172,7 @@ def test_a_run_is_retried_at_most_once(order_flow, upstream, editor_client):
     second = editor_client.post(f"/api/runs/{failed.pk}/retry/", {"from": "failed_step"}, format="json")
 
     assert first.status_code == 201
+    assert editor_client.get(f"/api/runs/{failed.pk}/").json()["retried_by"] == first.json()["id"]
     assert second.status_code == 409
     assert f"already retried as run {first.json()['id']}" in second.json()["detail"]
 

@@ -226,6 +226,7 @@ def _execute_concurrently(runs: list[Run]) -> None:
     assert not errors, errors
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_appends_from_20_concurrent_runs_keep_all_20_entries(make_flow):
     collect = make_flow([shape("add", "cache_add", cache="batch", scope="global", mode="append")])
@@ -239,6 +240,7 @@ def test_appends_from_20_concurrent_runs_keep_all_20_entries(make_flow):
     assert sorted(json.loads(text)["n"] for text in loaded) == list(range(20))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_dedupe_from_20_concurrent_runs_passes_each_key_once(make_flow):
     flow = make_flow([shape("dedupe", "dedupe", pool="shared", key_path="id")])

@@ -33,6 +33,8 @@ export interface RunSummary {
   status: RunStatus;
   attempt: number;
   retry_of?: number | null;
+  /** The run that retries this one (run detail only; a run is retried at most once). */
+  retried_by?: number | null;
   priority?: number;
   queued_at?: string | null;
   started_at?: string | null;

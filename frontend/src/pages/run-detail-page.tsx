@@ -202,6 +202,12 @@ export function RunDetailPage(): ReactNode {
                 {" "}
                 · retry of <Link to={`/runs/${run.retry_of}`}>#{run.retry_of}</Link>
               </>
+            ) : null}
+            {run.retried_by ? (
+              <>
+                {" "}
+                · retried as <Link to={`/runs/${run.retried_by}`}>#{run.retried_by}</Link>
+              </>
             ) : null}{" "}
             · started {formatTime(run.started_at)} · {formatDuration(run.started_at, run.finished_at)}
             {" · "}
@@ -215,7 +221,7 @@ export function RunDetailPage(): ReactNode {
                 Stop
               </button>
             ) : null}
-            {finished && run.status !== "succeeded" ? (
+            {finished && run.status !== "succeeded" && !run.retried_by ? (
               <RetryControls
                 runId={run.id}
                 status={run.status}

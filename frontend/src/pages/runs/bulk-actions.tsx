@@ -14,7 +14,7 @@ interface BulkResult {
   retry?: number;
 }
 
-interface BulkAnswer {
+export interface BulkAnswer {
   action: BulkAction;
   results: BulkResult[];
   counts: Record<string, number>;
