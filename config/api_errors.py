@@ -22,11 +22,18 @@ class ApiError(APIException):
     status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(
-        self, detail: str, errors: Sequence[Mapping[str, Any]] | None = None, *, status_code: int = 400
+        self,
+        detail: str,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        status_code: int = 400,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail=detail)
         self.status_code = status_code
         self.errors = [dict(item) for item in errors or []]
+        # More keys of the body beside detail and errors (a 409's current `revision`).
+        self.extra = dict(extra or {})
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -61,7 +68,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, ApiError):
-        return Response({"detail": str(exc.detail), "errors": exc.errors}, status=exc.status_code)
+        return Response(
+            {**exc.extra, "detail": str(exc.detail), "errors": exc.errors}, status=exc.status_code
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from config.api_errors import ApiError
 from config.json_input import query_int
 from config.permissions import CanReadOnly
+from config.revisions import revision_from
 from designer import services
 from designer.connection_check import check_connection
 from designer.graph import GraphError, shape_type_descriptions, validate_graph
@@ -66,6 +67,7 @@ class ConnectorViewSet(viewsets.ModelViewSet):
         serializer = ConnectorSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         fields, secrets = serializer.split_secrets()
+        fields.pop("revision", None)  # a new connector starts at revision 1
         connector = services.create_connector(secrets=secrets, **fields)
         return Response(self.get_serializer(connector).data, status=status.HTTP_201_CREATED)
 
@@ -79,7 +81,10 @@ class ConnectorViewSet(viewsets.ModelViewSet):
         )
         serializer.is_valid(raise_exception=True)
         fields, secrets = serializer.split_secrets()
-        connector = services.update_connector(connector=connector, secrets=secrets, **fields)
+        based_on = fields.pop("revision", None)
+        connector = services.update_connector(
+            connector=connector, secrets=secrets, based_on=based_on, **fields
+        )
         return Response(self.get_serializer(connector).data)
 
     def perform_destroy(self, instance: Connector) -> None:
@@ -153,6 +158,7 @@ def _draft_response(draft: FlowVersion, errors: list[GraphError]) -> Response:
                 "shapes": draft.graph.get("shapes", []),
                 "connections": draft.graph.get("connections", []),
                 "errors": errors,
+                "revision": draft.revision,
                 "updated_at": draft.updated_at,
             }
         ).data
@@ -205,7 +211,9 @@ class FlowViewSet(viewsets.ModelViewSet):
     def draft(self, request: Request, pk: str | None = None) -> Response:
         flow = self.get_object()
         if request.method == "PUT":
-            draft, errors = services.save_draft(flow=flow, graph=request.data)
+            draft, errors = services.save_draft(
+                flow=flow, graph=request.data, based_on=revision_from(request.data)
+            )
         else:
             draft = services.get_draft(flow=flow)
             errors = validate_graph(draft.graph, flow=flow)

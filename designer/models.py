@@ -81,6 +81,9 @@ class FlowVersion(models.Model):
     number = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     graph = models.JSONField(default=empty_graph)
+    # Optimistic concurrency of the draft: every draft write carries the revision it was based on and
+    # increments it; a stale one is refused with 409 (designer.services.save_draft).
+    revision = models.PositiveIntegerField(default=1)
     comment = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -142,6 +145,8 @@ class Connector(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    # Optimistic concurrency: each write carries the revision it was based on (designer.services).
+    revision = models.PositiveIntegerField(default=1)
     base_url = models.URLField(max_length=2000)
     auth_type = models.CharField(max_length=32, choices=AuthType.choices, default=AuthType.NONE)
     username = models.CharField(max_length=200, blank=True, help_text="Basic auth user name.")

@@ -52,6 +52,12 @@ class ConnectorSerializer(serializers.ModelSerializer):
     )
     secrets_set = serializers.SerializerMethodField()
     default_headers = StringMapField(what="Default headers", required=False)
+    revision = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=INT32_MAX,
+        help_text="The revision a change is based on (from the GET); a stale one gets 409.",
+    )
 
     class Meta:
         model = Connector
@@ -73,6 +79,7 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "api_key",
             "client_secret",
             "secrets_set",
+            "revision",
             "created_at",
             "updated_at",
         ]
@@ -300,6 +307,12 @@ class GraphSerializer(serializers.Serializer):
 
     shapes = serializers.ListField(child=serializers.DictField())
     connections = serializers.ListField(child=serializers.DictField())
+    revision = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=INT32_MAX,
+        help_text="The draft revision a change is based on (from the GET); a stale one gets 409.",
+    )
 
 
 class WithGraphErrorsMixin:

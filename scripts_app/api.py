@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api_errors import ApiError
+from config.json_input import INT32_MAX
 from scripts_app import services
 from scripts_app.models import Script, ScriptVersion, code_checksum
 from scripts_app.sandbox.policy import MAX_CODE_CHARS
@@ -40,6 +41,12 @@ class ScriptSerializer(serializers.ModelSerializer):
     updated_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
+    revision = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=INT32_MAX,
+        help_text="The draft revision a change is based on (from the GET); a stale one gets 409.",
+    )
 
     class Meta:
         model = Script
@@ -51,6 +58,7 @@ class ScriptSerializer(serializers.ModelSerializer):
             "code",
             "deployed_version",
             "versions",
+            "revision",
             "created_at",
             "updated_at",
             "created_by",
@@ -160,12 +168,16 @@ class ScriptViewSet(viewsets.ModelViewSet):
         return queryset
 
     def perform_create(self, serializer: ScriptSerializer) -> None:  # type: ignore[override]
-        serializer.instance = services.create_script(user=self.request.user, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        fields.pop("revision", None)  # a new script starts at revision 1
+        serializer.instance = services.create_script(user=self.request.user, **fields)
 
     def perform_update(self, serializer: ScriptSerializer) -> None:  # type: ignore[override]
         script = serializer.instance
         assert isinstance(script, Script)
-        services.update_script(script=script, user=self.request.user, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        based_on = fields.pop("revision", None)
+        services.update_script(script=script, user=self.request.user, based_on=based_on, **fields)
 
     def perform_destroy(self, instance: Script) -> None:
         try:

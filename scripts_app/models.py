@@ -24,6 +24,8 @@ class Script(models.Model):
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GENERAL)
     code = models.TextField(blank=True)
+    # Optimistic concurrency of the draft: each write carries the revision it was based on (services).
+    revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from config.revisions import check_revision
 from scripts_app.models import Script, ScriptVersion, code_checksum
 from scripts_app.results import ScriptError
 from scripts_app.runner import check_code, run_code
@@ -62,14 +63,21 @@ def update_script(
     description: str | None = None,
     kind: str | None = None,
     code: str | None = None,
+    based_on: int | None = None,
 ) -> Script:
-    """Change the draft and its settings; None leaves a field as it is. Deployed versions are untouched."""
+    """Change the draft and its settings; None leaves a field as it is. Deployed versions are untouched.
+    A change based on an older revision than the stored one is refused (409, config/revisions.py); the
+    script row is locked while it is checked and written."""
     changes = {"name": name, "description": description, "kind": kind, "code": code}
     fields = [field for field, value in changes.items() if value is not None]
-    for field in fields:
-        setattr(script, field, changes[field])
-    script.updated_by = _user_or_none(user)
-    script.save(update_fields=[*fields, "updated_by", "updated_at"])
+    with transaction.atomic():
+        current = Script.objects.select_for_update().values_list("revision", flat=True).get(pk=script.pk)
+        check_revision(based_on=based_on, current=current, what=f"Script '{script.name}'")
+        for field in fields:
+            setattr(script, field, changes[field])
+        script.updated_by = _user_or_none(user)
+        script.revision = current + 1
+        script.save(update_fields=[*fields, "revision", "updated_by", "updated_at"])
     return script
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from config.api_errors import ApiError
+from config.revisions import check_revision
 from designer.models import Connector, Endpoint, FlowVersion
 
 # Which settings each authentication type needs: (field, is_secret, message).
@@ -66,11 +69,22 @@ def create_connector(*, secrets: dict[str, str | None] | None = None, **fields: 
 
 
 def update_connector(
-    *, connector: Connector, secrets: dict[str, str | None] | None = None, **fields: Any
+    *,
+    connector: Connector,
+    secrets: dict[str, str | None] | None = None,
+    based_on: int | None = None,
+    **fields: Any,
 ) -> Connector:
-    """Changes a connector. A secret left out keeps its value; an empty string clears it."""
-    apply_connector_changes(connector, fields, secrets or {})
-    connector.save()
+    """Changes a connector. A secret left out keeps its value; an empty string clears it. A change based
+    on an older revision than the stored one is refused (409, config/revisions.py); the row is locked."""
+    with transaction.atomic():
+        current = (
+            Connector.objects.select_for_update().values_list("revision", flat=True).get(pk=connector.pk)
+        )
+        check_revision(based_on=based_on, current=current, what=f"Connector '{connector.name}'")
+        apply_connector_changes(connector, fields, secrets or {})
+        connector.revision = current + 1
+        connector.save()
     return connector
 
 

@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from config.api_errors import ApiError
+from config.revisions import check_revision
 from designer.graph import GraphError, structure_errors, validate_graph
 from designer.models import Flow, FlowVersion
 
@@ -106,14 +107,19 @@ def clean_graph(graph: Any) -> dict[str, Any]:
     return {"shapes": graph["shapes"], "connections": graph["connections"]}
 
 
-def save_draft(*, flow: Flow, graph: Any) -> tuple[FlowVersion, list[GraphError]]:
+def save_draft(
+    *, flow: Flow, graph: Any, based_on: int | None = None
+) -> tuple[FlowVersion, list[GraphError]]:
     """Stores `graph` as the flow's draft. The canvas autosaves, so a draft with semantic errors is kept;
-    those errors are returned for it to show. A structurally broken graph is refused (400)."""
+    those errors are returned for it to show. A structurally broken graph is refused (400); a change based
+    on an older draft revision than the stored one is refused (409, config/revisions.py)."""
     cleaned = clean_graph(graph)
     with transaction.atomic():
         draft = FlowVersion.objects.select_for_update().get(flow=flow, status=FlowVersion.Status.DRAFT)
+        check_revision(based_on=based_on, current=draft.revision, what=f"The draft of flow '{flow.name}'")
         draft.graph = cleaned
-        draft.save(update_fields=["graph", "updated_at"])
+        draft.revision += 1
+        draft.save(update_fields=["graph", "revision", "updated_at"])
     return draft, validate_graph(cleaned, flow=flow)
 
 
@@ -136,8 +142,12 @@ def deploy_flow(*, flow: Flow, user: Any = None, comment: str = "") -> FlowVersi
         draft.deployed_at = timezone.now()
         draft.deployed_by = user if getattr(user, "is_authenticated", False) else None
         draft.save(update_fields=["status", "number", "comment", "deployed_at", "deployed_by", "updated_at"])
+        # The new draft holds the same graph: it keeps the revision, so an editor open on it saves on.
         FlowVersion.objects.create(
-            flow=locked, status=FlowVersion.Status.DRAFT, graph=copy.deepcopy(draft.graph)
+            flow=locked,
+            status=FlowVersion.Status.DRAFT,
+            graph=copy.deepcopy(draft.graph),
+            revision=draft.revision,
         )
     return draft
 
@@ -150,5 +160,6 @@ def restore_version(*, flow: Flow, number: int) -> tuple[FlowVersion, list[Graph
             raise ApiError(f"Flow '{flow.name}' has no version {number}.", status_code=404)
         draft = FlowVersion.objects.select_for_update().get(flow=flow, status=FlowVersion.Status.DRAFT)
         draft.graph = copy.deepcopy(source.graph)
-        draft.save(update_fields=["graph", "updated_at"])
+        draft.revision += 1  # an editor open on the draft now holds a stale revision
+        draft.save(update_fields=["graph", "revision", "updated_at"])
     return draft, validate_graph(draft.graph, flow=flow)
