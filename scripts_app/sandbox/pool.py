@@ -242,7 +242,7 @@ def _log_stderr(stream: IO[bytes] | None) -> None:
         return
     logged = 0
     with stream:
-        for line in stream:
+        while line := stream.readline(4096):  # a line without an end is read (and logged) in pieces
             if logged < MAX_STDERR_LINES:
                 logger.warning("script sandbox: %s", line[:2000].decode("utf-8", "replace").rstrip())
             elif logged == MAX_STDERR_LINES:
