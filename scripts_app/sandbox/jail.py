@@ -217,7 +217,6 @@ def _build_root(root: str, sources: Iterable[str], hidden: Iterable[str]) -> Non
     def inside(path: str, others: Iterable[str]) -> bool:
         return any(path == other or path.startswith(other.rstrip("/") + "/") for other in others)
 
-    handles: list[tuple[str, int]] = []
     bound: list[str] = []
     for real in sorted({os.path.realpath(source) for source in sources}):
         if inside(real, hidden_real):
@@ -225,7 +224,11 @@ def _build_root(root: str, sources: Iterable[str], hidden: Iterable[str]) -> Non
         if inside(real, bound):
             continue  # already visible through a bind mount of a directory above it
         bound.append(real)
-        handles.append((real, os.open(real, os.O_PATH | os.O_CLOEXEC)))
+    # Checked before anything is mounted: a layer that cannot hide what it must is not entered at all.
+    exposed = [path for path in hidden_real if os.path.exists(path) and inside(path, bound)]
+    if exposed:
+        raise OSError(errno.EEXIST, f"{', '.join(exposed)} would be visible (inside {', '.join(bound)})")
+    handles = [(real, os.open(real, os.O_PATH | os.O_CLOEXEC)) for real in bound]
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for real, handle in handles:
         target = root + real

@@ -140,3 +140,52 @@ def test_healthz_lists_the_sandbox_layers(client: Callable[..., Any]) -> None:
     for name, value in sandbox["layers"].items():
         assert value["active"] == get_pool().layers[name]["active"]
         assert (name in sandbox["detail"].split("not active:")[0]) == value["active"]
+
+
+@pytest.fixture
+def jail_required() -> Iterator[None]:
+    shutdown_pool()
+    with override_settings(PATCHBAY_SCRIPT_JAIL="required"):
+        yield
+        shutdown_pool()
+    shutdown_pool()
+
+
+def test_a_required_jail_runs_calls_only_with_every_layer_active(jail_required: None) -> None:
+    from scripts_app.sandbox.pool import SandboxFailure
+
+    shutdown_pool()
+    with override_settings(PATCHBAY_SCRIPT_JAIL="auto"):
+        every_layer_active = all(value["active"] for value in get_pool().layers.values())
+    shutdown_pool()
+
+    if every_layer_active:
+        assert get_pool().probe([])["socket"].startswith("refused")
+    else:
+        with pytest.raises(SandboxFailure) as refused:
+            get_pool()
+        assert refused.value.error_type == "JailUnavailable"
+        assert "PATCHBAY_SCRIPT_JAIL=required" in refused.value.message
+
+
+def test_a_secret_path_the_view_cannot_hide_turns_the_layer_off_and_required_refuses(
+    jail_required: None,
+) -> None:
+    from scripts_app.sandbox.pool import SandboxFailure
+
+    # Media inside the interpreter's own installation, which the view must show: the filesystem layer
+    # cannot hide it, says so, and a required jail refuses to run scripts.
+    inside_the_interpreter = str(Path(os.__file__).resolve().parent / "json")
+    with override_settings(MEDIA_ROOT=inside_the_interpreter):
+        with pytest.raises(SandboxFailure) as refused:
+            get_pool()
+        shutdown_pool()
+        with override_settings(PATCHBAY_SCRIPT_JAIL="auto"):
+            filesystem = get_pool().layers["filesystem"]
+            assert get_pool().probe([])["ok"] is True
+            shutdown_pool()
+
+    assert refused.value.error_type == "JailUnavailable"
+    assert "filesystem" in refused.value.message and "would be visible" in refused.value.message
+    assert filesystem["active"] is False
+    assert inside_the_interpreter in filesystem["detail"]
