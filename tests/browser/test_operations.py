@@ -167,3 +167,40 @@ def test_a_viewer_gets_no_bulk_or_retry_controls(page: Page, server: LiveServer)
     page.goto(f"{server.url}/runs")
     expect(page.locator(f"tr[data-run-id='{run['id']}']")).to_be_visible()
     expect(page.get_by_test_id("bulk-actions")).to_have_count(0)
+
+
+def test_alert_channels_and_a_flows_alert_settings(page: Page, server: LiveServer) -> None:
+    flow = _failing_flow(server)
+    with server.api() as api:
+        handler = (
+            api.post("/api/flows/", json={"name": f"Error handler {next(_names)}"}).raise_for_status().json()
+        )
+
+    log_in(page, server)
+    page.goto(f"{server.url}/alerts")
+    page.get_by_label("Channel name").fill("Ops mailbox")
+    page.get_by_label("Channel kind").select_option("email")
+    page.get_by_label("Channel target").fill("ops@example.test, oncall@example.test")
+    page.get_by_role("button", name="Add channel").click()
+    row = page.locator("tr[data-channel='Ops mailbox']")
+    expect(row).to_contain_text("ops@example.test, oncall@example.test")
+
+    page.goto(f"{server.url}/flows/{flow['id']}")
+    alerts = page.get_by_test_id("alert-settings")
+    alerts.get_by_label("Ops mailbox").check()
+    alerts.get_by_label("Partial success").check()
+    alerts.get_by_label("At most one alert every (minutes)").fill("15")
+    alerts.get_by_label("Error flow").select_option(label=handler["name"])
+    alerts.get_by_role("button", name="Save alert settings").click()
+    expect(alerts).to_contain_text("Alert settings saved.")
+    screenshot(page, "22-alert-settings")
+
+    with server.api() as api:
+        saved = api.get(f"/api/flows/{flow['id']}/alerts/").json()
+        channel = api.get("/api/notification-channels/").json()[0]
+    assert saved["channels"] == [channel["id"]] and channel["config"]["to"] == [
+        "ops@example.test",
+        "oncall@example.test",
+    ]
+    assert saved["outcomes"] == ["failed", "retries_exhausted", "partial_success"]
+    assert saved["interval_minutes"] == 15 and saved["error_flow"] == handler["id"]

@@ -52,7 +52,7 @@ export function AlertSettings({ flowId, readOnly }: { flowId: number; readOnly: 
         <label>Channels</label>
         {channels.length === 0 ? <div className="hint">No channels yet: add them under Alerts.</div> : null}
         {channels.map((channel) => (
-          <label key={channel.id} className="switch">
+          <label key={channel.id} className="check-row">
             <input
               type="checkbox"
               checked={settings.channels.includes(channel.id)}
@@ -66,7 +66,7 @@ export function AlertSettings({ flowId, readOnly }: { flowId: number; readOnly: 
       <div className="field">
         <label>Alert on</label>
         {ALERT_OUTCOMES.map((outcome) => (
-          <label key={outcome.value} className="switch">
+          <label key={outcome.value} className="check-row">
             <input
               type="checkbox"
               checked={settings.outcomes.includes(outcome.value)}
