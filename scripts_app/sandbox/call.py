@@ -379,6 +379,7 @@ def handle_request(
     cpu_started = time.process_time()
     collector = LogCollector(limits.max_log_bytes)
     op = "run"
+    code_cached = False
     try:
         op = request.get("op", "run")
         if op == "probe":
@@ -391,6 +392,7 @@ def handle_request(
                 problems = [{**p.as_dict(), "kind": p.kind} for p in exc.problems]
                 return json.dumps({"ok": False, "problems": problems}).encode()
             return b'{"ok":true,"problems":[]}'
+        code_cached = request.get("checksum") in cache
         compiled = _compile(request, cache, send_compiled)
         script = script_globals(collector)
         exec(compiled, script)  # noqa: S102 - restricted code object compiled under the policy
@@ -422,6 +424,7 @@ def handle_request(
         "error": error,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         "cpu_ms": round((time.process_time() - cpu_started) * 1000, 3),
+        "code_cached": code_cached,  # the zygote had the compiled code: this call did not compile
     }
     # The result is already encoded (its size was checked on the bytes): splice it in, not re-encode.
     encoded_head = json.dumps(head, ensure_ascii=True).encode("ascii")

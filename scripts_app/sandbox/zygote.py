@@ -47,6 +47,9 @@ EXIT_FRAME = b"X"
 PID_FRAME = b"P"
 KILL_GRACE_SECONDS = 1.0  # past its timeout a call's own timer has fired; this long after, it is killed
 COMPILED_CACHE_SIZE = 256
+# Marshalled bytes of all cached code together; the code objects take about this times CACHE_GROWTH.
+COMPILED_CACHE_BYTES = 32 * 1024 * 1024
+CACHE_GROWTH = 3
 CALL_FD = 3
 CACHE_FD = 4
 FIRST_FREE_FD = 5
@@ -67,6 +70,7 @@ class Zygote:
         self.limits = Limits.from_dict(config["limits"])
         self.calls: dict[int, _Call] = {}
         self.compiled: OrderedDict[str, CodeType] = OrderedDict()
+        self.compiled_sizes: dict[str, int] = {}
         self.cache_reads: dict[int, bytearray] = {}  # pipe fd -> what its process wrote so far
         self.selector = selectors.DefaultSelector()
         self.wakeup_read, self.wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -196,7 +200,9 @@ class Zygote:
         os.dup2(self.devnull, 2)  # nothing a call does reaches the zygote's (the pool's) stderr
         os.closerange(FIRST_FREE_FD, 1 << 20)
         jail.harden_call_process()
-        breaches = arm_limits(self.limits, address_space_base=self.address_space_base)
+        # The cache has grown the zygote since it measured itself: the script's memory limit stays its own.
+        grown = CACHE_GROWTH * sum(self.compiled_sizes.values())
+        breaches = arm_limits(self.limits, address_space_base=self.address_space_base + grown)
         if self.load_seccomp is not None:
             self.load_seccomp()
         serve_one_call(
@@ -237,8 +243,13 @@ class Zygote:
             return
         if isinstance(code, CodeType):
             self.compiled[key] = code
-            while len(self.compiled) > COMPILED_CACHE_SIZE:
-                self.compiled.popitem(last=False)
+            self.compiled_sizes[key] = len(code_bytes)
+            while (
+                len(self.compiled) > COMPILED_CACHE_SIZE
+                or sum(self.compiled_sizes.values()) > COMPILED_CACHE_BYTES
+            ):
+                evicted, _ = self.compiled.popitem(last=False)
+                self.compiled_sizes.pop(evicted, None)
 
     # --- ends of calls -------------------------------------------------------------------------------------
 

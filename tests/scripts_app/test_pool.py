@@ -219,3 +219,24 @@ def test_pool_stats_for_the_metrics_endpoint(make_version: Make) -> None:
     assert pool_stats() == {"configured": 0, "idle": 0, "busy": 0, "waiting": 0}
     assert run_script(version, dict(DATA)).payload == "pong:ping"  # the next call starts a new pool
     assert pool_stats()["configured"] == 2
+
+
+def test_the_zygote_keeps_compiled_code_so_later_calls_do_not_compile(make_version: Make) -> None:
+    import json
+
+    from scripts_app.models import code_checksum
+
+    pool = get_pool()
+    code = "def handle(data):\n    data['payload'] = 'fresh'\n    return data\n"
+
+    def call() -> dict[str, Any]:
+        request = {"op": "run", "code": code, "checksum": code_checksum(code), "data": DATA, "timeout": 5}
+        return pool.call(json.dumps(request).encode(), timeout=5, checksum=code_checksum(code))
+
+    first = call()
+    # The processes forked after the first call compiled it have the code; those forked before do not.
+    later = [call() for _ in range(pool.spare_target + 2)]
+
+    assert first["ok"] and first["code_cached"] is False
+    assert all(answer["result"]["payload"] == "fresh" for answer in later)
+    assert later[-1]["code_cached"] is True
