@@ -83,6 +83,14 @@ def test_a_cache_miss_emits_an_empty_payload_or_nothing(make_flow, missing, stat
     assert _outputs(run, "load") == outputs
 
 
+def test_a_rendered_key_longer_than_500_bytes_fails_the_step(make_flow):
+    run = _run(
+        make_flow([shape("add", "cache_add", cache="c", key="[[payload.k]]")]), json.dumps({"k": "é" * 300})
+    )
+    assert run.status == Run.Status.FAILED
+    assert "the key is 600 bytes long (at most 500)" in run.error
+
+
 def test_a_cache_miss_fails_the_step_by_default(make_flow):
     run = _run(make_flow([shape("load", "cache_load", cache="nothing-here", key="k1")]))
     assert run.status == Run.Status.FAILED

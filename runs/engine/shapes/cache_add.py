@@ -28,8 +28,10 @@ def cache_address(context: StepContext, item: WorkPayload) -> tuple[str, str, st
     name = str(settings.get("cache") or "")
     scope = str(settings.get("scope") or CacheSlot.Scope.FLOW)
     key = context.render(settings.get("key") or "", item)
-    if len(key) > MAX_KEY_LENGTH:
-        raise StepFailed(f"Cache '{name}': the key is {len(key)} characters long (at most {MAX_KEY_LENGTH}).")
+    # Bytes, not characters: the slot's unique index must stay within PostgreSQL's index row limit.
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_LENGTH:
+        raise StepFailed(f"Cache '{name}': the key is {size} bytes long (at most {MAX_KEY_LENGTH}).")
     return name, scope, key
 
 
