@@ -182,7 +182,8 @@ def notify_run_finished(*, run: Run) -> list[AlertDelivery]:
 
 def _start_error_flow(alert_settings: FlowAlertSettings, run: Run, description: dict[str, Any]) -> None:
     error_flow = alert_settings.error_flow
-    if error_flow is None or error_flow.pk == run.flow_id:
+    # A failed error flow run starts no error flow itself: two flows naming each other would loop.
+    if error_flow is None or error_flow.pk == run.flow_id or (run.input_meta or {}).get("error_flow_of"):
         return
     from runs.services import enqueue_run
 

@@ -287,3 +287,18 @@ def test_a_run_without_alert_settings_sends_nothing(make_flow):
     fail_once(failing_flow(make_flow))
     assert AlertDelivery.objects.count() == 0 and mail.outbox == []
     assert NotificationChannel.objects.count() == 0
+
+
+def test_error_flows_that_name_each_other_do_not_loop(make_flow):
+    first = failing_flow(make_flow, "First")
+    second = failing_flow(make_flow, "Second")
+    save_alert_settings(flow=first, channels=[], outcomes=["failed"], interval_minutes=0, error_flow=second)
+    save_alert_settings(flow=second, channels=[], outcomes=["failed"], interval_minutes=0, error_flow=first)
+
+    failed = fail_once(first)
+    error_run = Run.objects.get(flow=second)
+    assert error_run.parent_run_id == failed.pk
+    # The error flow fails too (its input is not ok): no error flow of the error flow.
+    assert run_once(error_run).status == Run.Status.FAILED
+    wait_for_deliveries()
+    assert Run.objects.filter(flow=first).count() == 1
