@@ -18,6 +18,7 @@ app.conf.beat_schedule = {
     "sweep-runs": {"task": "runs.sweep_runs", "schedule": 5.0},
     "fire-schedules": {"task": "runs.fire_schedules", "schedule": 15.0},
     "prune-runs": {"task": "runs.prune_runs", "schedule": 3600.0},
+    "redeliver-alerts": {"task": "notifications.redeliver_stale_alerts", "schedule": 300.0},
 }
 # Runs wait on HTTP and on the script worker processes, not on this process's CPU: threads are the
 # cheap way to run PATCHBAY_WORKERS of them at once, and they share one script pool per worker process.

@@ -9,12 +9,14 @@ when the channel has a secret; Apprise URLs (the services Apprise reaches, json:
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.models import AlertDelivery, NotificationChannel
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _pending: set[Future] = set()
+REDELIVER_EVERY = 300.0
+_last_redeliver = float("-inf")
 
 
 class DeliveryFailed(Exception):
@@ -103,12 +108,30 @@ SENDERS: dict[str, Callable[[NotificationChannel, dict[str, Any]], None]] = {
 }
 
 
-def attempt_delivery(delivery_id: int) -> bool:
-    """One attempt of a pending delivery; records the outcome. Returns True when it is done (sent, or
-    failed for good), False when another attempt is due."""
-    delivery = AlertDelivery.objects.select_related("channel").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status != AlertDelivery.Status.PENDING:
+def _hold_seconds() -> float:
+    """How long one attempt may take: the webhook timeout twice over, plus room for email and Apprise."""
+    return float(settings.PATCHBAY_ALERT_TIMEOUT) * 2 + 30.0
+
+
+def _claim(delivery_id: int, token: str, *, seconds: float) -> bool:
+    """Hold the pending delivery for `token` for `seconds` (conditional UPDATE: one holder at a time)."""
+    now = timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claim_token=token)
+    return (
+        AlertDelivery.objects.filter(free, pk=delivery_id, status=AlertDelivery.Status.PENDING).update(
+            claim_token=token, claimed_until=now + datetime.timedelta(seconds=seconds)
+        )
+        == 1
+    )
+
+
+def attempt_delivery(delivery_id: int, token: str) -> bool:
+    """One attempt of a pending delivery by the holder `token`; records the outcome. Returns True when
+    there is nothing more for this holder to do (sent, failed for good, or held by someone else), False
+    when another attempt is due after `retry_delay(attempts)` (the delivery stays held until then)."""
+    if not _claim(delivery_id, token, seconds=_hold_seconds()):
         return True
+    delivery = AlertDelivery.objects.select_related("channel").get(pk=delivery_id)
     delivery.attempts += 1
     try:
         SENDERS[delivery.channel.kind](delivery.channel, delivery.alert)
@@ -117,7 +140,11 @@ def attempt_delivery(delivery_id: int) -> bool:
         done = delivery.attempts >= int(settings.PATCHBAY_ALERT_ATTEMPTS)
         if done:
             delivery.status = AlertDelivery.Status.FAILED
-        delivery.save(update_fields=["attempts", "last_error", "status"])
+            delivery.claimed_until = None
+        else:
+            wait = retry_delay(delivery.attempts) + _hold_seconds()
+            delivery.claimed_until = timezone.now() + datetime.timedelta(seconds=wait)
+        delivery.save(update_fields=["attempts", "last_error", "status", "claimed_until"])
         logger.warning(
             "Alert %s to channel %s: attempt %s failed: %s",
             delivery.pk,
@@ -128,7 +155,8 @@ def attempt_delivery(delivery_id: int) -> bool:
         return done
     delivery.status = AlertDelivery.Status.SENT
     delivery.sent_at = timezone.now()
-    delivery.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+    delivery.claimed_until = None
+    delivery.save(update_fields=["attempts", "last_error", "status", "sent_at", "claimed_until"])
     return True
 
 
@@ -138,15 +166,49 @@ def retry_delay(attempt: int) -> float:
 
 def deliver(delivery_id: int) -> None:
     """Attempt a delivery until it is sent or out of attempts, sleeping between attempts (pool thread)."""
+    token = f"thread:{uuid.uuid4().hex}"
     try:
         attempt = 1
-        while not attempt_delivery(delivery_id):
+        while not attempt_delivery(delivery_id, token):
             time.sleep(retry_delay(attempt))
             attempt += 1
     except Exception:
         logger.exception("Alert delivery %s broke", delivery_id)
     finally:
         connection.close()
+
+
+def redeliver_stale_alerts() -> int:
+    """Dispatch again the pending deliveries nobody holds any more (their process died, or the
+    dispatch after commit was lost). Returns how many were handed over."""
+    now = timezone.now()
+    never_claimed = Q(claimed_until__isnull=True, created_at__lt=now - datetime.timedelta(minutes=5))
+    ids = list(
+        AlertDelivery.objects.filter(
+            never_claimed | Q(claimed_until__lt=now), status=AlertDelivery.Status.PENDING
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:100]
+    )
+    if ids:
+        logger.warning("Re-dispatching %d alert deliveries nobody held", len(ids))
+        dispatch(ids)
+    return len(ids)
+
+
+def redeliver_stale_alerts_now_and_then() -> None:
+    """`redeliver_stale_alerts` at most once per REDELIVER_EVERY seconds in this process (called when runs
+    end, so a process that runs flows also heals the alerts a dead process left behind)."""
+    global _last_redeliver
+    now = time.monotonic()
+    with _pool_lock:
+        if now - _last_redeliver < REDELIVER_EVERY:
+            return
+        _last_redeliver = now
+    try:
+        redeliver_stale_alerts()
+    except Exception:
+        logger.exception("Re-dispatching stale alert deliveries failed")
 
 
 def _get_pool() -> ThreadPoolExecutor:

@@ -76,6 +76,10 @@ class AlertDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Who is delivering it, and until when (through the waits between attempts): a delivery whose holder
+    # died (a restarted process) is picked up again once this has passed (notifications.delivery).
+    claim_token = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -129,6 +129,9 @@ def describe_failed_run(run: Run, outcome: str) -> dict[str, Any]:
 
 def handle_run_finished(sender: Any, run: Run, **kwargs: Any) -> None:
     """Receiver of `run_finished`: alert and start the error flow. Never raises into the run path."""
+    from notifications.delivery import redeliver_stale_alerts_now_and_then
+
+    redeliver_stale_alerts_now_and_then()
     if run.status not in (Run.Status.FAILED, Run.Status.PARTIAL_SUCCESS):
         return
     try:

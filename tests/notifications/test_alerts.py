@@ -20,7 +20,7 @@ from django.utils import timezone
 from designer.models import Flow
 from notifications.delivery import wait_for_deliveries
 from notifications.models import AlertDelivery, FlowAlertSettings, NotificationChannel
-from notifications.services import save_alert_settings, save_channel
+from notifications.services import describe_failed_run, save_alert_settings, save_channel
 from runs import services
 from runs.models import Run
 from tests.runs.conftest import run_once, shape
@@ -302,3 +302,39 @@ def test_error_flows_that_name_each_other_do_not_loop(make_flow):
     assert run_once(error_run).status == Run.Status.FAILED
     wait_for_deliveries()
     assert Run.objects.filter(flow=first).count() == 1
+
+
+def test_a_delivery_left_pending_by_a_dead_process_is_sent_again_once(make_flow):
+    from notifications.delivery import redeliver_stale_alerts
+
+    flow = failing_flow(make_flow)
+    channel = save_channel(name="Mail", kind="email", config={"to": ["ops@example.test"]})
+    run = fail_once(flow)
+    # What a process that died mid-delivery leaves behind: a pending delivery held by nobody alive.
+    orphan = AlertDelivery.objects.create(
+        channel=channel,
+        flow=flow,
+        run=run,
+        outcome="failed",
+        alert=describe_failed_run(run, "failed"),
+        claim_token="thread:dead",
+        claimed_until=timezone.now() - datetime.timedelta(seconds=1),
+    )
+    held = AlertDelivery.objects.create(
+        channel=channel,
+        flow=flow,
+        run=run,
+        outcome="failed",
+        alert=orphan.alert,
+        claim_token="thread:alive",
+        claimed_until=timezone.now() + datetime.timedelta(minutes=5),
+    )
+
+    assert redeliver_stale_alerts() == 1
+    wait_for_deliveries()
+    assert redeliver_stale_alerts() == 0
+
+    orphan.refresh_from_db()
+    held.refresh_from_db()
+    assert orphan.status == "sent" and orphan.attempts == 1 and len(mail.outbox) == 1
+    assert held.status == "pending" and held.attempts == 0  # its holder is still at it
