@@ -36,6 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from designer.models import Flow, FlowVersion
+from runs.chain import chain_after, check_chain
 from runs.errors import RunRefused
 from runs.events import emit_run_event, run_status_event
 from runs.executors import submit_run
@@ -187,6 +188,7 @@ def _create_run(
     retry_of: Run | None,
     attempt: int,
     delay_seconds: float,
+    trigger_chain: list[dict[str, int]] | None = None,
 ) -> Run:
     now = timezone.now()
     message = f"Run queued by trigger {trigger}"
@@ -205,6 +207,7 @@ def _create_run(
             attempt=attempt,
             retry_of=retry_of,
             parent_run=parent_run,
+            trigger_chain=trigger_chain or [],
             available_at=now + timedelta(seconds=max(delay_seconds, 0.0)),
             input_payload=storable_text(payload),
             input_meta={str(k): str(v) for k, v in (meta or {}).items()},
@@ -236,8 +239,13 @@ def enqueue_run(
     retry_of: Run | None = None,
     delay_seconds: float = 0.0,
     flow_version: FlowVersion | None = None,
+    trigger_chain: list[dict[str, int]] | None = None,
 ) -> Run:
     """Queue a run of `flow`'s deployed version with `payload` as its input.
+
+    The run's trigger chain (runs/chain.py) is `trigger_chain` (a webhook call made by a run), else its
+    parent's chain extended by the parent (a retry keeps the retried run's chain); `RunRefused` when it
+    passes a chain limit.
 
     Preconditions: the flow is enabled and has a deployed version, else `RunRefused`. A caller that has
     just read the deployed version (the webhook) passes it as `flow_version` to spare the query.
@@ -254,8 +262,15 @@ def enqueue_run(
         raise RunRefused(f"Flow '{flow.name}' has no deployed version.")
     if priority is None:
         priority = MANUAL_PRIORITY if trigger in MANUAL_TRIGGERS else flow.priority
+    if trigger_chain is None:
+        if parent_run is not None:
+            trigger_chain = chain_after(parent_run)
+        else:  # a retry is the same run again: it keeps the chain
+            trigger_chain = list(retry_of.trigger_chain or []) if retry_of is not None else []
+    check_chain(trigger_chain, flow_id=flow.pk, flow_name=flow.name)
     merged = {**(flow.variables or {}), **(variables or {})}
     return _create_run(
+        trigger_chain=trigger_chain,
         flow=flow,
         flow_version=version,
         trigger=trigger,
@@ -298,6 +313,7 @@ def queue_run_attempt(
         retry_of=run,
         attempt=run.attempt + 1,
         delay_seconds=delay_seconds,
+        trigger_chain=list(run.trigger_chain or []),
     )
 
 

@@ -42,6 +42,8 @@ class Run(models.Model):
     parent_run = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="child_runs"
     )
+    # The runs that led to this one, oldest first: [{"run": id, "flow": id}, ...] (runs/chain.py).
+    trigger_chain = models.JSONField(default=list, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     available_at = models.DateTimeField(db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -71,6 +73,8 @@ class Run(models.Model):
             models.Index(fields=["status", "priority", "available_at", "id"], name="run_queue_order"),
             models.Index(fields=["flow", "status"], name="run_flow_status"),
             models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
+            # The per-flow webhook rate limit counts a flow's recent webhook runs (runs/triggers/webhook.py).
+            models.Index(fields=["flow", "trigger", "queued_at"], name="run_flow_trigger_queued"),
         ]
         # At most one retry of a run, whoever asks (the API, bulk actions, response code 2): concurrent
         # requests race on this constraint, not on a read-then-write (runs/retries.py).

@@ -31,10 +31,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.json_input import webhook_body_problem
 from designer.models import Flow
+from runs import chain
 from runs.errors import RunRefused
 from runs.lifecycle import enqueue_run
 from runs.models import Run
 from runs.triggers.flows import deployed_version, trigger_settings
+from runs.triggers.rate_limit import WebhookRateLimited, limit_webhook_runs
 from runs.triggers.waiters import RunEventSubscription, wait_for_run_change
 
 logger = logging.getLogger(__name__)
@@ -145,7 +147,12 @@ def _load_target(key: str) -> _Target | None:
 
 
 def _enqueue(flow: Flow, payload: str | None, meta: dict[str, str]) -> int:
-    return enqueue_run(flow=flow, trigger=Run.Trigger.WEBHOOK, payload=payload, meta=meta).pk
+    # A call made by a Patchbay run of this installation carries its trigger chain (runs/chain.py).
+    trigger_chain = chain.chain_from_token(meta.pop(chain.META_KEY, None))
+    limit_webhook_runs(flow)
+    return enqueue_run(
+        flow=flow, trigger=Run.Trigger.WEBHOOK, payload=payload, meta=meta, trigger_chain=trigger_chain
+    ).pk
 
 
 def _run_state(run_id: int) -> dict[str, Any] | None:
@@ -279,6 +286,10 @@ async def webhook(request: HttpRequest, key: str) -> HttpResponse:
         return _error(400, problem.detail, errors=[{"field": problem.field, "message": problem.message}])
     try:
         run_id = await _with_database(_enqueue)(target.flow, payload, request_meta(request))
+    except WebhookRateLimited as limited:
+        response = _error(429, str(limited))
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     except RunRefused as refusal:
         return _error(409, str(refusal))
     if target.response.mode != "final_payload":

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from designer.models import Connector, Endpoint
+from runs import chain
 from runs.engine import auth
 from runs.engine.context import StepContext
 from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
@@ -146,6 +147,8 @@ class ConnectorCall:
         params = {str(k): self._render(v) for k, v in (endpoint.query or {}).items()}
         headers = {str(k): self._render(v) for k, v in (connector.default_headers or {}).items()}
         headers.update({str(k): self._render(v) for k, v in (endpoint.headers or {}).items()})
+        # A webhook of this installation called by this run carries on its trigger chain (runs/chain.py).
+        headers[chain.HEADER] = chain.outbound_token(self.context.run)
         method = endpoint.method.upper()
         content: bytes | None = None
         if method in METHODS_WITH_BODY:
