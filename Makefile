@@ -11,7 +11,8 @@ PORT ?= 8000
 
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test test-fast setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale
+.PHONY: run test test-fast setup setup-python setup-frontend migrate chromium lint pytest pytest-postgres frontend-test clean run-scale \
+	api-types api-types-check
 
 # `make run PORT=8123` (or HOST=0.0.0.0) serves elsewhere: the login hint and the demo connector follow.
 run: export PATCHBAY_DEMO := $(or $(PATCHBAY_DEMO),1)
@@ -66,8 +67,16 @@ lint: setup-python
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-frontend-test: frontend/node_modules/.installed
+frontend-test: frontend/node_modules/.installed api-types-check
 	cd frontend && npm run --silent typecheck && npm run --silent lint && npm test --silent
+
+# The frontend's API types and server lists are generated from the server's code (frontend/README.md):
+# `make api-types` rewrites them after an API change; the check fails when a committed one is stale.
+api-types: setup-python frontend/node_modules/.installed
+	$(PY) frontend/scripts/generate_api_types.py
+
+api-types-check: setup-python frontend/node_modules/.installed
+	$(PY) frontend/scripts/generate_api_types.py --check
 
 pytest: setup
 	$(PY) -m pytest

@@ -1,9 +1,18 @@
 /** The connector and endpoint resources, and the connection test. Secrets are write-only. */
 import { api, getAll } from "./client";
+import type { SECRET_FIELDS } from "./server-lists";
 import type { Connector, Endpoint } from "./types";
 
-export type ConnectorInput = Omit<Connector, "id" | "secrets_set" | "secret_names"> & Record<string, unknown>;
-export type EndpointDraft = Omit<Endpoint, "id"> & { id?: number };
+/** What the connector form edits (the server sets the rest). */
+export type ConnectorFields = Omit<
+  Connector,
+  "id" | "created_at" | "updated_at" | "secrets_set" | "revision"
+> & {
+  revision?: number;
+};
+/** A connector write: its fields plus, optionally, the secret of its auth type (`password`, `token` ...). */
+export type ConnectorInput = ConnectorFields & Partial<Record<(typeof SECRET_FIELDS)[number], string>>;
+export type EndpointDraft = Omit<Endpoint, "id" | "created_at" | "updated_at"> & { id?: number };
 
 export const listConnectors = (): Promise<Connector[]> => getAll<Connector>("/api/connectors/");
 

@@ -10,9 +10,7 @@ export const MAX_BRANCHES = 6;
 
 /** What an outgoing connection of a shape of this type carries. */
 export function connectionKind(type: ShapeType): "label" | "order" | "plain" {
-  if (type === "route" || type === "try_catch") return "label";
-  if (type === "branch") return "order";
-  return "plain";
+  return SHAPES[type].connection;
 }
 
 export function shapeById(graph: FlowGraph, id: string): Shape | undefined {

@@ -4,9 +4,8 @@
  * between that graph and the @xyflow/react nodes and edges the canvas renders.
  */
 import type { Edge, Node } from "@xyflow/react";
-import { SHAPES } from "../shapes";
+import { isShapeType, SHAPES } from "../shapes";
 import type { Connection, FlowGraph, GraphError, Shape } from "../shapes/types";
-import { isShapeType } from "../shapes/types";
 import { connectionCaption } from "./graph";
 
 export type RunOverlay = { status: string; payloads: number };

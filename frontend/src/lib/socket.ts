@@ -3,13 +3,17 @@
  * `{"type": "resume", "after": SEQ}`; messages are parsed JSON objects. When the server refuses the
  * connection for good (close codes 4401, 4403, 4404) it stops reconnecting and reports why.
  */
+import { CLOSE_CODES } from "../api/server-lists";
+
 export type SocketState = "connecting" | "open" | "closed" | "refused";
 
-/** Close codes the server uses to refuse a socket; reconnecting would be refused again. */
+/** Close codes the server uses to refuse a socket (generated from its consumers); reconnecting would be
+ * refused again. */
 export const REFUSAL_MESSAGES: Readonly<Record<number, string>> = {
-  4401: "Live updates stopped: you are not logged in. Log in again and reload the page.",
-  4403: "Live updates stopped: you have no permission to watch this.",
-  4404: "Live updates stopped: the run was not found.",
+  [CLOSE_CODES.unauthenticated]:
+    "Live updates stopped: you are not logged in. Log in again and reload the page.",
+  [CLOSE_CODES.forbidden]: "Live updates stopped: you have no permission to watch this.",
+  [CLOSE_CODES.unknownRun]: "Live updates stopped: the run was not found.",
 };
 
 export interface LiveSocketOptions {

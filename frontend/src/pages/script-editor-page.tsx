@@ -7,7 +7,13 @@ import type { ReactNode } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { api, ApiError, errorMessage, itemsOf } from "../api/client";
 import type { Page } from "../api/client";
-import type { Script, ScriptTestResult, ScriptVersionInfo, StepAttempt } from "../api/types";
+import type {
+  Script,
+  ScriptTestResult,
+  ScriptVersionDetail,
+  ScriptVersionInfo,
+  StepAttempt,
+} from "../api/types";
 import { CodeEditor } from "../components/code-editor";
 import { formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { loadScriptVersions } from "../shapes/script-picker";
@@ -57,7 +63,7 @@ export function ScriptEditorPage(): ReactNode {
   const [savedCode, setSavedCode] = useState("");
   const [description, setDescription] = useState("");
   const [versions, setVersions] = useState<ScriptVersionInfo[]>([]);
-  const [viewing, setViewing] = useState<ScriptVersionInfo | null>(null);
+  const [viewing, setViewing] = useState<ScriptVersionDetail | null>(null);
   const [message, setMessage] = useState<{ kind: "error" | "info" | "success"; text: string } | null>(null);
   const [lineErrors, setLineErrors] = useState<LineError[]>([]);
   const [sample, setSample] = useState(stringify(SAMPLE_DATA));
@@ -357,7 +363,7 @@ export function ScriptEditorPage(): ReactNode {
                       className="small"
                       onClick={() =>
                         void api
-                          .get<ScriptVersionInfo>(`/api/scripts/${id}/versions/${v.number}/`)
+                          .get<ScriptVersionDetail>(`/api/scripts/${id}/versions/${v.number}/`)
                           .then(setViewing)
                           .catch((e: unknown) => setMessage({ kind: "error", text: errorMessage(e) }))
                       }

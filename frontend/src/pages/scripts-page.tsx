@@ -5,7 +5,6 @@ import { Link, useNavigate } from "react-router";
 import { api, errorMessage, getAll } from "../api/client";
 import type { Script } from "../api/types";
 import { Empty, formatTime, Loading, Notice } from "../components/ui";
-import { loadTemplates } from "../lib/script-templates";
 import { useCanWrite } from "../session";
 
 export function ScriptsPage(): ReactNode {
@@ -28,13 +27,8 @@ export function ScriptsPage(): ReactNode {
   const create = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     try {
-      const templates = await loadTemplates();
-      const script = await api.post<Script>("/api/scripts/", {
-        name: name.trim(),
-        kind,
-        code: templates[kind],
-        description: "",
-      });
+      // No code: the server starts the script from its template for the kind (GET /api/scripts/templates/).
+      const script = await api.post<Script>("/api/scripts/", { name: name.trim(), kind, description: "" });
       navigate(`/scripts/${script.id}`);
     } catch (e) {
       setError(errorMessage(e));

@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { Condition, Match } from "./types";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { ConditionsEditor, errorsFor, TextField } from "./fields";
 import { checkConditions, defaultCondition } from "./rules";
 
@@ -33,10 +34,8 @@ function AssertPanel({ shape, onChange, errors, readOnly }: PanelProps<"assert">
   );
 }
 
-export const assertShape: ShapeDefinition<"assert"> = {
+export const assertShape = defineShape<"assert">({
   type: "assert",
-  label: "Assert",
-  description: "Fails the step when the payload does not match.",
   color: "#c92a2a",
   icon: "!",
   summary: (s) => `Require ${s.match} of ${s.conditions.length}`,
@@ -46,4 +45,4 @@ export const assertShape: ShapeDefinition<"assert"> = {
     if (s.conditions.length === 0) problem("conditions", "Add at least one condition.");
     checkConditions(s.conditions, "conditions", problem);
   },
-};
+});

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 
 export type BranchSettings = Record<string, never>;
 
@@ -12,13 +13,11 @@ function BranchPanel(_props: PanelProps<"branch">): ReactNode {
   );
 }
 
-export const branchShape: ShapeDefinition<"branch"> = {
+export const branchShape = defineShape<"branch">({
   type: "branch",
-  label: "Branch",
-  description: "Runs its outgoing paths one after another, in order.",
   color: "#5f3dc4",
   icon: "☰",
   summary: () => "Sequential paths",
   Panel: BranchPanel,
   defaults: () => ({}),
-};
+});

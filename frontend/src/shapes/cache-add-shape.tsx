@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor, NumberField, SelectField, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -83,10 +84,8 @@ function CacheAddPanel({ shape, onChange, errors, readOnly }: PanelProps<"cache_
   );
 }
 
-export const cacheAddShape: ShapeDefinition<"cache_add"> = {
+export const cacheAddShape = defineShape<"cache_add">({
   type: "cache_add",
-  label: "Cache add",
-  description: "Stores the payload in a named cache; the payload passes on.",
   color: "#5f3dc4",
   icon: "⤓",
   summary: (s) =>
@@ -99,4 +98,4 @@ export const cacheAddShape: ShapeDefinition<"cache_add"> = {
       problem("ttl_hours", "Keep entries from 0.01 to 87600 hours.");
     }
   },
-};
+});

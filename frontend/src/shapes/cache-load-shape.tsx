@@ -1,7 +1,8 @@
 import type { ReactNode } from "react";
 import type { CacheScope } from "./cache-add-shape";
 import { CACHE_SCOPES, validateCacheAddress } from "./cache-add-shape";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor, SelectField, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -57,14 +58,12 @@ function CacheLoadPanel({ shape, onChange, errors, readOnly }: PanelProps<"cache
   );
 }
 
-export const cacheLoadShape: ShapeDefinition<"cache_load"> = {
+export const cacheLoadShape = defineShape<"cache_load">({
   type: "cache_load",
-  label: "Cache load",
-  description: "Emits the payloads stored in a cache, one per entry.",
   color: "#6741d9",
   icon: "⤒",
   summary: (s) => (isBlank(s.cache) ? "No cache named" : `Load ${s.cache}`),
   Panel: CacheLoadPanel,
   defaults: () => ({ cache: "", scope: "flow", key: "", missing: "fail" }),
   validate: (s, problem) => validateCacheAddress(s, problem),
-};
+});

@@ -1,7 +1,7 @@
 import type { ReactNode } from "react";
 import type { Endpoint } from "../api/types";
-import type { PanelProps, ShapeDefinition } from "./definition";
-import { nameOf } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape, nameOf } from "./definition";
 import { errorsFor, KeyValueEditor, NumberField, SelectField } from "./fields";
 import { ScriptPicker } from "./script-picker";
 import { isBlank } from "./rules";
@@ -21,7 +21,6 @@ export interface ConnectorSettings {
 /** Variable names an endpoint's templates use (`[[variables.order_id]]`). */
 export function endpointVariables(endpoint: Endpoint | undefined): string[] {
   if (!endpoint) return [];
-  if (Array.isArray(endpoint.variables)) return endpoint.variables;
   const text = [
     endpoint.path,
     JSON.stringify(endpoint.query),
@@ -132,10 +131,8 @@ function ConnectorPanel({ shape, onChange, errors, readOnly, lookups }: PanelPro
   );
 }
 
-export const connectorShape: ShapeDefinition<"connector"> = {
+export const connectorShape = defineShape<"connector">({
   type: "connector",
-  label: "Connector",
-  description: "Calls an endpoint of a connector; a response script judges each response.",
   color: "#2f6fed",
   icon: "⇄",
   summary: (s, l) => {
@@ -161,4 +158,4 @@ export const connectorShape: ShapeDefinition<"connector"> = {
     if (s.retries < 0 || s.retries > 10) problem("retries", "Retries must be 0 to 10.");
     if (s.max_pages < 1 || s.max_pages > 1000) problem("max_pages", "Max pages must be 1 to 1000.");
   },
-};
+});

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor, NumberField, SelectField, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -59,10 +60,8 @@ function DedupePanel({ shape, onChange, errors, readOnly }: PanelProps<"dedupe">
   );
 }
 
-export const dedupeShape: ShapeDefinition<"dedupe"> = {
+export const dedupeShape = defineShape<"dedupe">({
   type: "dedupe",
-  label: "De-dupe",
-  description: "Drops items whose key a pool has already seen.",
   color: "#862e9c",
   icon: "≠",
   summary: (s) => (isBlank(s.pool) ? "No pool named" : `${s.pool} by ${s.key_path || "?"}`),
@@ -75,4 +74,4 @@ export const dedupeShape: ShapeDefinition<"dedupe"> = {
       problem("retention_days", "Remember keys for 1 to 3650 days.");
     }
   },
-};
+});

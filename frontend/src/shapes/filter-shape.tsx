@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { Condition, Match } from "./types";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { CheckboxField, ConditionsEditor, errorsFor } from "./fields";
 import { checkConditions, defaultCondition } from "./rules";
 
@@ -32,10 +33,8 @@ function FilterPanel({ shape, onChange, errors, readOnly }: PanelProps<"filter">
   );
 }
 
-export const filterShape: ShapeDefinition<"filter"> = {
+export const filterShape = defineShape<"filter">({
   type: "filter",
-  label: "Filter",
-  description: "Passes only the payloads that match the conditions.",
   color: "#f08c00",
   icon: "▼",
   summary: (s) => `${s.keep_matching ? "Keep" : "Drop"} ${s.match} of ${s.conditions.length}`,
@@ -45,4 +44,4 @@ export const filterShape: ShapeDefinition<"filter"> = {
     if (s.conditions.length === 0) problem("conditions", "Add at least one condition.");
     checkConditions(s.conditions, "conditions", problem);
   },
-};
+});

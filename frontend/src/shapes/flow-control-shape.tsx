@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor, NumberField, TextField } from "./fields";
 
 export interface FlowControlSettings {
@@ -33,10 +34,8 @@ function FlowControlPanel({ shape, onChange, errors, readOnly }: PanelProps<"flo
   );
 }
 
-export const flowControlShape: ShapeDefinition<"flow_control"> = {
+export const flowControlShape = defineShape<"flow_control">({
   type: "flow_control",
-  label: "Flow control",
-  description: "Batches a list into payloads of a given size.",
   color: "#3b5bdb",
   icon: "▦",
   summary: (s) => `Batches of ${s.size}`,
@@ -47,4 +46,4 @@ export const flowControlShape: ShapeDefinition<"flow_control"> = {
       problem("size", "Batch size must be a whole number from 1 to 10000.");
     }
   },
-};
+});

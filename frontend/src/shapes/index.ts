@@ -19,7 +19,7 @@ import { splitShape } from "./split-shape";
 import { triggerShape } from "./trigger-shape";
 import { tryCatchShape } from "./try-catch-shape";
 import type { ShapeType } from "./types";
-import { SHAPE_TYPES } from "./types";
+import { SHAPE_TYPE_NAMES } from "../api/server-lists";
 
 export const SHAPES: { [T in ShapeType]: ShapeDefinition<T> } = {
   trigger: triggerShape,
@@ -46,6 +46,15 @@ export function shapeDefinition<T extends ShapeType>(type: T): ShapeDefinition<T
   return SHAPES[type];
 }
 
+/** The kinds of the registry, in the server's order. */
+export const SHAPE_TYPES: readonly ShapeType[] = SHAPE_TYPE_NAMES.filter(
+  (type): type is ShapeType => type in SHAPES,
+);
+
 export const PALETTE: ShapeType[] = [...SHAPE_TYPES];
+
+export function isShapeType(value: unknown): value is ShapeType {
+  return typeof value === "string" && Object.prototype.hasOwnProperty.call(SHAPES, value);
+}
 
 export type { ShapeDefinition, Lookups, PanelProps } from "./definition";

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor, KeyValueEditor, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -33,10 +34,8 @@ function ManualPayloadPanel({ shape, onChange, errors, readOnly }: PanelProps<"m
   );
 }
 
-export const manualPayloadShape: ShapeDefinition<"manual_payload"> = {
+export const manualPayloadShape = defineShape<"manual_payload">({
   type: "manual_payload",
-  label: "Manual payload",
-  description: "Replaces the payload with a rendered template.",
   color: "#868e96",
   icon: "✎",
   summary: (s) => (s.payload ? s.payload.replace(/\s+/g, " ").slice(0, 40) : "Empty payload"),
@@ -45,4 +44,4 @@ export const manualPayloadShape: ShapeDefinition<"manual_payload"> = {
   validate: (s, problem) => {
     if (isBlank(s.payload)) problem("payload", "Write the payload.");
   },
-};
+});

@@ -1,22 +1,13 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { TRANSFORMS as SERVER_TRANSFORMS } from "../api/server-lists";
+import { defineShape } from "./definition";
 import { errorsFor, SelectField } from "./fields";
 import { ScriptPicker } from "./script-picker";
 import { isBlank } from "./rules";
 
-export const TRANSFORMS = [
-  "none",
-  "upper",
-  "lower",
-  "trim",
-  "string",
-  "number",
-  "integer",
-  "boolean",
-  "length",
-  "json",
-  "script",
-] as const;
+/** The value transforms the server applies (generated from its shape types). */
+export const TRANSFORMS = SERVER_TRANSFORMS;
 
 export type Transform = (typeof TRANSFORMS)[number];
 
@@ -150,10 +141,8 @@ function MapPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"ma
   );
 }
 
-export const mapShape: ShapeDefinition<"map"> = {
+export const mapShape = defineShape<"map">({
   type: "map",
-  label: "Map",
-  description: "Builds a JSON object from fields of the input.",
   color: "#1098ad",
   icon: "⇢",
   summary: (s) => `${s.mappings.length} mapping${s.mappings.length === 1 ? "" : "s"}`,
@@ -170,4 +159,4 @@ export const mapShape: ShapeDefinition<"map"> = {
       }
     });
   },
-};
+});

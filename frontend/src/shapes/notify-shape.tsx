@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { CheckboxField, errorsFor, SelectField, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -74,10 +75,8 @@ function NotifyPanel({ shape, onChange, errors, readOnly }: PanelProps<"notify">
   );
 }
 
-export const notifyShape: ShapeDefinition<"notify"> = {
+export const notifyShape = defineShape<"notify">({
   type: "notify",
-  label: "Notify",
-  description: "Writes a message to the run log (and optionally sends an email).",
   color: "#d6336c",
   icon: "✉",
   summary: (s) => (s.message ? s.message.slice(0, 40) : "No message"),
@@ -88,4 +87,4 @@ export const notifyShape: ShapeDefinition<"notify"> = {
     if (s.email && s.email.to.length === 0)
       problem("email", "Email notifications need at least one address.");
   },
-};
+});

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createShape, validateGraph } from "../lib/graph";
-import { PALETTE, SHAPES } from ".";
+import { PALETTE, SHAPE_TYPES, SHAPES } from ".";
 import { checkConditions, defaultCondition, isBlank } from "./rules";
-import { SHAPE_TYPES } from "./types";
+import { SHAPE_TYPE_SCHEMAS } from "../api/server-lists";
 
 describe("the shape registry", () => {
   it("has one definition per shape type, keyed by its own type", () => {
@@ -31,6 +31,31 @@ describe("the shape registry", () => {
       { shape: "connector", setting: "connector", message: "Choose a connector." },
       { shape: "connector", setting: "endpoint", message: "Choose an endpoint." },
     ]);
+  });
+
+  it("takes each kind's label, description, connection attribute and JSON Schema from the server", () => {
+    const server = new Map(SHAPE_TYPE_SCHEMAS.map((shape) => [shape.type, shape]));
+    for (const type of SHAPE_TYPES) {
+      const description = server.get(type);
+      expect(SHAPES[type].label).toBe(description?.label);
+      expect(SHAPES[type].settingsSchema).toBe(description?.settings);
+    }
+    expect([SHAPES.route.connection, SHAPES.try_catch.connection, SHAPES.branch.connection]).toEqual([
+      "label",
+      "label",
+      "order",
+    ]);
+    expect(SHAPES.map.connection).toBe("plain");
+  });
+
+  it("starts every kind with settings its server schema allows (no unknown, every required one)", () => {
+    for (const type of SHAPE_TYPES) {
+      const schema = SHAPES[type].settingsSchema as { properties?: object; required?: string[] };
+      const settings = SHAPES[type].defaults() as Record<string, unknown>;
+      const known = Object.keys(schema.properties ?? {});
+      expect(Object.keys(settings).filter((k) => !known.includes(k))).toEqual([]);
+      for (const name of schema.required ?? []) expect(settings).toHaveProperty(name);
+    }
   });
 
   it("lets a kind without settings rules pass", () => {

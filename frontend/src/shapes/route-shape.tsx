@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { Condition, Match } from "./types";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { ConditionsEditor, errorsFor, SelectField } from "./fields";
 import { checkConditions, isBlank } from "./rules";
 
@@ -112,10 +113,8 @@ function RoutePanel({ shape, onChange, errors, readOnly }: PanelProps<"route">):
   );
 }
 
-export const routeShape: ShapeDefinition<"route"> = {
+export const routeShape = defineShape<"route">({
   type: "route",
-  label: "Route",
-  description: "Sends each payload down the connections of the first matching route.",
   color: "#e8590c",
   icon: "⇉",
   summary: (s) =>
@@ -132,4 +131,4 @@ export const routeShape: ShapeDefinition<"route"> = {
       checkConditions(route.conditions, `routes[${index}].conditions`, problem);
     });
   },
-};
+});

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
-import { nameOf } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape, nameOf } from "./definition";
 import { CheckboxField, errorsFor, SelectField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -33,10 +33,8 @@ function RunFlowPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps
   );
 }
 
-export const runFlowShape: ShapeDefinition<"run_flow"> = {
+export const runFlowShape = defineShape<"run_flow">({
   type: "run_flow",
-  label: "Run flow",
-  description: "Queues a run of another flow.",
   color: "#364fc7",
   icon: "↪",
   summary: (s, l) => (s.flow === null ? "No flow chosen" : nameOf(l.flows, s.flow)),
@@ -45,4 +43,4 @@ export const runFlowShape: ShapeDefinition<"run_flow"> = {
   validate: (s, problem) => {
     if (isBlank(s.flow)) problem("flow", "Choose the flow to run.");
   },
-};
+});

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
-import { nameOf } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape, nameOf } from "./definition";
 import { errorsFor } from "./fields";
 import { ScriptPicker } from "./script-picker";
 import { isBlank } from "./rules";
@@ -27,10 +27,8 @@ function ScriptPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<
   );
 }
 
-export const scriptShape: ShapeDefinition<"script"> = {
+export const scriptShape = defineShape<"script">({
   type: "script",
-  label: "Script",
-  description: "Runs a custom Python script on the payload.",
   color: "#ae3ec9",
   icon: "ƒ",
   summary: (s, l) =>
@@ -42,4 +40,4 @@ export const scriptShape: ShapeDefinition<"script"> = {
   validate: (s, problem) => {
     if (isBlank(s.script)) problem("script", "Choose a script.");
   },
-};
+});

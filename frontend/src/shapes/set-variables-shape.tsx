@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { errorsFor } from "./fields";
 import { isBlank } from "./rules";
 
@@ -77,10 +78,8 @@ function SetVariablesPanel({ shape, onChange, errors, readOnly }: PanelProps<"se
   );
 }
 
-export const setVariablesShape: ShapeDefinition<"set_variables"> = {
+export const setVariablesShape = defineShape<"set_variables">({
   type: "set_variables",
-  label: "Set variables",
-  description: "Sets run variables or payload meta from templates.",
   color: "#495057",
   icon: "𝑥",
   summary: (s) => (s.variables.length === 0 ? "No variables" : s.variables.map((v) => v.name).join(", ")),
@@ -92,4 +91,4 @@ export const setVariablesShape: ShapeDefinition<"set_variables"> = {
       if (isBlank(variable.name)) problem(`variables[${index}].name`, "Every variable needs a name.");
     });
   },
-};
+});

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { CheckboxField, errorsFor, SelectField, TextField } from "./fields";
 import { isBlank } from "./rules";
 
@@ -65,10 +66,8 @@ function SplitPanel({ shape, onChange, errors, readOnly }: PanelProps<"split">):
   );
 }
 
-export const splitShape: ShapeDefinition<"split"> = {
+export const splitShape = defineShape<"split">({
   type: "split",
-  label: "Split",
-  description: "One payload per element of a list, line, CSV row or XML element.",
   color: "#0ca678",
   icon: "⋔",
   summary: (s) => `Split ${s.format}${s.format === "xml" && s.element ? ` <${s.element}>` : ""}`,
@@ -78,4 +77,4 @@ export const splitShape: ShapeDefinition<"split"> = {
     if (s.format === "xml" && isBlank(s.element))
       problem("element", "Splitting XML needs an element tag name.");
   },
-};
+});

@@ -1,5 +1,7 @@
 import type { ReactNode } from "react";
-import type { ShapeDefinition, PanelProps } from "./definition";
+import type { PanelProps } from "./definition";
+import { TRIGGER_KINDS } from "../api/server-lists";
+import { defineShape } from "./definition";
 import { errorsFor, LinesField, NumberField, SelectField, TextField } from "./fields";
 
 export interface WebhookResponse {
@@ -12,6 +14,13 @@ export interface WebhookResponse {
 
 export type TriggerSettings =
   { kind: "manual" } | { kind: "schedule"; cron: string[] } | { kind: "webhook"; response?: WebhookResponse };
+
+/** How the panel names each trigger kind the server offers. */
+const KIND_LABELS: Record<(typeof TRIGGER_KINDS)[number], string> = {
+  manual: "Manual / API",
+  schedule: "Schedule (cron, UTC)",
+  webhook: "Webhook",
+};
 
 const DEFAULT_RESPONSE: WebhookResponse = {
   mode: "immediate",
@@ -33,11 +42,7 @@ function TriggerPanel({ shape, onChange, errors, readOnly }: PanelProps<"trigger
       <SelectField<TriggerSettings["kind"]>
         label="Starts on"
         value={settings.kind}
-        options={[
-          { value: "manual", label: "Manual / API" },
-          { value: "schedule", label: "Schedule (cron, UTC)" },
-          { value: "webhook", label: "Webhook" },
-        ]}
+        options={TRIGGER_KINDS.map((kind) => ({ value: kind, label: KIND_LABELS[kind] }))}
         onChange={setKind}
         readOnly={readOnly}
         errors={errorsFor(errors, "kind")}
@@ -130,10 +135,8 @@ function WebhookResponseFields(props: {
   );
 }
 
-export const triggerShape: ShapeDefinition<"trigger"> = {
+export const triggerShape = defineShape<"trigger">({
   type: "trigger",
-  label: "Trigger",
-  description: "Starts the flow: manual / API, schedule or webhook.",
   color: "#2f9e44",
   icon: "▶",
   summary: (s) =>
@@ -153,4 +156,4 @@ export const triggerShape: ShapeDefinition<"trigger"> = {
         problem("cron", `"${line}" is not a 5-field cron expression.`);
     }
   },
-};
+});

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
-import type { PanelProps, ShapeDefinition } from "./definition";
+import type { PanelProps } from "./definition";
+import { defineShape } from "./definition";
 import { CheckboxField } from "./fields";
 
 export interface TryCatchSettings {
@@ -23,13 +24,11 @@ function TryCatchPanel({ shape, onChange, readOnly }: PanelProps<"try_catch">): 
   );
 }
 
-export const tryCatchShape: ShapeDefinition<"try_catch"> = {
+export const tryCatchShape = defineShape<"try_catch">({
   type: "try_catch",
-  label: "Try / catch",
-  description: "Catches failures further down and sends the payload down catch.",
   color: "#e03131",
   icon: "⤳",
   summary: (s) => (s.partial_success ? "Partial success on catch" : "Succeeds on catch"),
   Panel: TryCatchPanel,
   defaults: () => ({ partial_success: true }),
-};
+});

@@ -3,9 +3,10 @@
  * The browser edits and validates; the server decides how a flow runs.
  *
  * Each kind's settings type is declared in its own `<kind>-shape.tsx`; this file joins them into the
- * union (`SHAPE_TYPES`, `SettingsByType`) and holds what several kinds share (conditions, the graph).
+ * union (`SettingsByType`) and holds what several kinds share (conditions, the graph).
  */
 
+import { CONDITION_OPERATORS, OPERATORS_WITHOUT_VALUE, SHAPE_TYPE_NAMES } from "../api/server-lists";
 import type { WebhookResponse, TriggerSettings } from "./trigger-shape";
 import type { ConnectorSettings } from "./connector-shape";
 import type { ScriptSettings } from "./script-shape";
@@ -53,56 +54,21 @@ export type {
   DedupeSettings,
 };
 
-export const SHAPE_TYPES = [
-  "trigger",
-  "connector",
-  "script",
-  "map",
-  "filter",
-  "route",
-  "branch",
-  "split",
-  "flow_control",
-  "set_variables",
-  "notify",
-  "run_flow",
-  "manual_payload",
-  "assert",
-  "try_catch",
-  "cache_add",
-  "cache_load",
-  "dedupe",
-] as const;
+/** The kinds the canvas knows: one `SettingsByType` entry and one shape file each (the registry, `index.ts`). */
+export type ShapeType = keyof SettingsByType;
 
-export type ShapeType = (typeof SHAPE_TYPES)[number];
+/** Every kind of the canvas is one the server knows (the generated list); a kind only the server knows is
+ * missing its shape file, and the canvas cannot show it. */
+type ServerShapeType = (typeof SHAPE_TYPE_NAMES)[number];
+export type UnknownToServer = Exclude<ShapeType, ServerShapeType>;
+const everyKindIsKnownToTheServer: [UnknownToServer] extends [never] ? true : UnknownToServer = true;
+void everyKindIsKnownToTheServer;
 
-export const OPERATORS = [
-  "equals",
-  "not_equals",
-  "contains",
-  "not_contains",
-  "starts_with",
-  "ends_with",
-  "greater_than",
-  "greater_or_equal",
-  "less_than",
-  "less_or_equal",
-  "in",
-  "matches",
-  "exists",
-  "not_exists",
-  "is_empty",
-  "is_not_empty",
-] as const;
+export const OPERATORS = CONDITION_OPERATORS;
 export type Operator = (typeof OPERATORS)[number];
 
 /** Operators that take no value. */
-export const UNARY_OPERATORS: ReadonlySet<Operator> = new Set([
-  "exists",
-  "not_exists",
-  "is_empty",
-  "is_not_empty",
-]);
+export const UNARY_OPERATORS: ReadonlySet<Operator> = new Set(OPERATORS_WITHOUT_VALUE);
 
 export interface Condition {
   source: "payload" | "meta" | "variables";
@@ -164,8 +130,4 @@ export interface GraphError {
   shape: string | null;
   setting: string | null;
   message: string;
-}
-
-export function isShapeType(value: unknown): value is ShapeType {
-  return typeof value === "string" && (SHAPE_TYPES as readonly string[]).includes(value);
 }

@@ -3,14 +3,14 @@ import { useEffect, useState } from "react";
 import type { ReactNode } from "react";
 import { errorMessage } from "../../api/client";
 import { deleteConnector, listEndpoints, saveConnector } from "../../api/connectors";
-import type { ConnectorInput } from "../../api/connectors";
+import type { ConnectorFields, ConnectorInput } from "../../api/connectors";
 import type { AuthType, Connector, Endpoint } from "../../api/types";
 import { Notice } from "../../components/ui";
 import { KeyValueEditor, NumberField, SelectField, TextField } from "../../shapes/fields";
 import { useCanWrite } from "../../session";
 import { ConnectionTest } from "./connection-test";
 import { EndpointList } from "./endpoint-list";
-import { AUTH_TYPES, EMPTY_CONNECTOR, SECRET_OF } from "./options";
+import { AUTH_TYPES, EMPTY_CONNECTOR, secretOf } from "./options";
 
 export function ConnectorForm({
   connector,
@@ -25,12 +25,12 @@ export function ConnectorForm({
 }): ReactNode {
   const canWrite = useCanWrite();
   const readOnly = !canWrite;
-  const [draft, setDraft] = useState<Omit<Connector, "id">>(connector ?? EMPTY_CONNECTOR);
+  const [draft, setDraft] = useState<ConnectorFields>(connector ?? EMPTY_CONNECTOR);
   const [secret, setSecret] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [endpoints, setEndpoints] = useState<Endpoint[] | null>(null);
-  const secretInfo = SECRET_OF[draft.auth_type];
-  const setSecrets = connector?.secrets_set ?? connector?.secret_names ?? [];
+  const secretInfo = secretOf(draft.auth_type);
+  const setSecrets = connector?.secrets_set ?? [];
 
   useEffect(() => {
     setDraft(connector ?? EMPTY_CONNECTOR);
@@ -46,9 +46,17 @@ export function ConnectorForm({
   }, [connector]);
 
   const save = async (): Promise<void> => {
-    const body: ConnectorInput = { ...draft };
-    delete body.secrets_set;
-    delete body.secret_names;
+    const {
+      id: _id,
+      created_at: _created,
+      updated_at: _updated,
+      secrets_set: _set,
+      ...fields
+    } = {
+      ...EMPTY_CONNECTOR,
+      ...draft,
+    } as Connector;
+    const body: ConnectorInput = { ...fields };
     if (secretInfo && secret !== "") body[secretInfo.name] = secret;
     try {
       const result = await saveConnector(connector ? connector.id : null, body);

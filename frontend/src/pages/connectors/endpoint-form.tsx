@@ -7,7 +7,7 @@ import type { EndpointDraft } from "../../api/connectors";
 import type { Endpoint } from "../../api/types";
 import { Notice } from "../../components/ui";
 import { KeyValueEditor, SelectField, TextField } from "../../shapes/fields";
-import { NUMERIC_OPTIONS, PAGINATION_FIELDS, PAGINATION_STYLES } from "./options";
+import { BODY_FORMATS, METHODS, NUMERIC_OPTIONS, paginationFields, PAGINATION_STYLES } from "./options";
 
 export function EndpointForm({
   value,
@@ -42,10 +42,10 @@ export function EndpointForm({
           onChange={(name) => setDraft({ ...draft, name })}
           readOnly={readOnly}
         />
-        <SelectField<string>
+        <SelectField<Endpoint["method"]>
           label="Method"
           value={draft.method}
-          options={["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].map((m) => ({ value: m, label: m }))}
+          options={METHODS}
           onChange={(method) => setDraft({ ...draft, method: method ?? "GET" })}
           readOnly={readOnly}
         />
@@ -73,12 +73,7 @@ export function EndpointForm({
       <SelectField<Endpoint["body_format"]>
         label="Body format"
         value={draft.body_format}
-        options={[
-          { value: "json", label: "JSON" },
-          { value: "form", label: "Form" },
-          { value: "xml", label: "XML" },
-          { value: "raw", label: "Raw" },
-        ]}
+        options={BODY_FORMATS}
         onChange={(body_format) => setDraft({ ...draft, body_format: body_format ?? "json" })}
         readOnly={readOnly}
       />
@@ -100,7 +95,7 @@ export function EndpointForm({
         }
         readOnly={readOnly}
       />
-      {(PAGINATION_FIELDS[style] ?? []).map((option) => (
+      {paginationFields(style).map((option) => (
         <TextField
           key={option}
           label={option.replaceAll("_", " ")}

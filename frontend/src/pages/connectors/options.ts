@@ -1,30 +1,37 @@
-/** The choices the connector and endpoint forms offer. */
-import type { AuthType, Connector } from "../../api/types";
-import type { EndpointDraft } from "../../api/connectors";
+/**
+ * The choices the connector and endpoint forms offer. The values come from the server (`api/server-lists.ts`,
+ * generated); only how a secret is labelled is the browser's.
+ */
+import type { ConnectorFields, EndpointDraft } from "../../api/connectors";
+import {
+  AUTH_SECRET,
+  AUTH_TYPES as SERVER_AUTH_TYPES,
+  BODY_FORMATS as SERVER_BODY_FORMATS,
+  HTTP_METHODS,
+  PAGINATION_NUMERIC_OPTIONS,
+  PAGINATION_OPTIONS,
+  PAGINATION_STYLES as SERVER_PAGINATION_STYLES,
+  SECRET_FIELDS,
+} from "../../api/server-lists";
+import type { AuthType, Endpoint } from "../../api/types";
 
-export const AUTH_TYPES: { value: AuthType; label: string }[] = [
-  { value: "none", label: "None" },
-  { value: "basic", label: "Basic (user name + password)" },
-  { value: "bearer", label: "Bearer token" },
-  { value: "api_key_header", label: "API key in a header" },
-  { value: "api_key_query", label: "API key in the query" },
-  { value: "oauth2_client_credentials", label: "OAuth2 client credentials" },
-];
+export const AUTH_TYPES: { value: AuthType; label: string }[] = SERVER_AUTH_TYPES.map((t) => ({ ...t }));
 
-/** The write-only secret each auth type needs. */
-export const SECRET_OF: Record<
-  AuthType,
-  { name: "password" | "token" | "api_key" | "client_secret"; label: string } | null
-> = {
-  none: null,
-  basic: { name: "password", label: "Password" },
-  bearer: { name: "token", label: "Token" },
-  api_key_header: { name: "api_key", label: "API key" },
-  api_key_query: { name: "api_key", label: "API key" },
-  oauth2_client_credentials: { name: "client_secret", label: "Client secret" },
+type SecretName = (typeof SECRET_FIELDS)[number];
+const SECRET_LABELS: Record<SecretName, string> = {
+  password: "Password",
+  token: "Token",
+  api_key: "API key",
+  client_secret: "Client secret",
 };
 
-export const EMPTY_CONNECTOR: Omit<Connector, "id"> = {
+/** The write-only secret each auth type needs. */
+export function secretOf(authType: AuthType): { name: SecretName; label: string } | null {
+  const name = AUTH_SECRET[authType];
+  return name === null ? null : { name, label: SECRET_LABELS[name] };
+}
+
+export const EMPTY_CONNECTOR: ConnectorFields = {
   name: "",
   description: "",
   base_url: "https://",
@@ -54,20 +61,21 @@ export function emptyEndpoint(connector: number): EndpointDraft {
   };
 }
 
-export const PAGINATION_STYLES = [
-  "none",
-  "page_number",
-  "offset_limit",
-  "next_url",
-  "link_header",
-  "cursor",
-] as const;
-export const PAGINATION_FIELDS: Record<string, string[]> = {
-  none: [],
-  page_number: ["page_param", "size_param", "page_size", "start", "items_path"],
-  offset_limit: ["offset_param", "limit_param", "limit", "start", "items_path"],
-  next_url: ["next_path", "items_path"],
-  link_header: ["items_path"],
-  cursor: ["cursor_param", "cursor_path", "items_path"],
-};
-export const NUMERIC_OPTIONS = new Set(["page_size", "limit", "start", "max_pages"]);
+export const METHODS: { value: Endpoint["method"]; label: string }[] = HTTP_METHODS.map((m) => ({
+  value: m,
+  label: m,
+}));
+export const BODY_FORMATS: { value: Endpoint["body_format"]; label: string }[] = SERVER_BODY_FORMATS.map(
+  (f) => ({ ...f }),
+);
+export const PAGINATION_STYLES: readonly string[] = SERVER_PAGINATION_STYLES;
+
+/** The options a pagination style takes (required first), as the form lists them. */
+export function paginationFields(style: string): string[] {
+  const options = (
+    PAGINATION_OPTIONS as Record<string, { required: readonly string[]; optional: readonly string[] }>
+  )[style];
+  return options ? [...options.required, ...options.optional] : [];
+}
+
+export const NUMERIC_OPTIONS: ReadonlySet<string> = new Set([...PAGINATION_NUMERIC_OPTIONS]);
