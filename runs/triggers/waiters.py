@@ -17,10 +17,21 @@ import threading
 from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from prometheus_client import Counter
 
 from runs.events import run_group
+from runs.metrics import REGISTRY
 
 logger = logging.getLogger(__name__)
+
+# What ended each wait of a final_payload webhook caller: `local` (the executor of this process), `event`
+# (a run.status event through the channel layer) or `timeout` (the poll interval passed).
+WAITER_WAKEUPS = Counter(
+    "patchbay_webhook_waiter_wakeups",
+    "Waits of final_payload webhook callers by what ended them",
+    ["source"],
+    registry=REGISTRY,
+)
 
 _lock = threading.Lock()
 _waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -38,7 +49,14 @@ def notify_run_finished(run_id: int) -> None:
 
 class RunEventSubscription:
     """The caller's channel in the run event groups of a cross-process channel layer (none in-memory:
-    events sent from executor threads of this process are covered by `notify_run_finished`)."""
+    events sent from executor threads of this process are covered by `notify_run_finished`).
+
+    One receive runs for the subscription's whole life and flags each `run.status` (`status_seen`):
+    channels_redis' pub/sub layer, the one production uses, unsubscribes a channel whenever a receive on
+    it is cancelled and drops what arrives meanwhile, so a receive per wait lost the events between two
+    waits (the caller then only woke by polling). `close` cancels that receive, which is also how the
+    pub/sub layer releases the channel's Redis subscription, and leaves the groups.
+    """
 
     def __init__(self) -> None:
         layer = get_channel_layer()
@@ -48,6 +66,8 @@ class RunEventSubscription:
         self.channel: str | None = None
         self.groups: set[str] = set()
         self.watched_runs: set[int] = set()
+        self.status_seen = asyncio.Event()
+        self._receiver: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> bool:
@@ -70,25 +90,46 @@ class RunEventSubscription:
             # No events then, only polling: slower answers, nothing lost.
             logger.warning("Cannot watch run %s through the channel layer", run_id, exc_info=True)
             self.layer = None
+            return
+        if self._receiver is None:
+            self._receiver = asyncio.get_running_loop().create_task(self._receive_events())
 
-    async def next_status_event(self) -> dict[str, Any]:
-        assert self.layer is not None and self.channel is not None
-        while True:
-            message = await self.layer.receive(self.channel)
-            if message.get("type") == "run.status":
-                return message
+    async def _receive_events(self) -> None:
+        layer, channel = self.layer, self.channel
+        assert layer is not None and channel is not None
+        try:
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == "run.status":
+                    self.status_seen.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Run event subscription failed; polling instead", exc_info=True)
+            self.layer = None
+            self.status_seen.set()  # wake the caller to poll
 
     async def close(self) -> None:
-        if self.layer is None or self.channel is None:
+        """Stop receiving (releasing the channel) and leave the groups."""
+        if self._receiver is not None:
+            self._receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._receiver
+            self._receiver = None
+        layer, channel = self.layer, self.channel
+        if layer is None or channel is None:
             return
         for group in self.groups:
             with contextlib.suppress(Exception):
-                await self.layer.group_discard(group, self.channel)
-        # channels_redis buffers messages per process-local channel until someone receives them; events
-        # that reached this channel after its last receive would stay there for the life of the process.
-        buffers = getattr(self.layer, "receive_buffer", None)
+                await layer.group_discard(group, channel)
+        self.groups.clear()
+        # channels_redis' list-based layer buffers messages per process-local channel until someone
+        # receives them; events that reached this channel after its last receive would stay there for the
+        # life of the process.
+        buffers = getattr(layer, "receive_buffer", None)
         if isinstance(buffers, dict):
-            buffers.pop(self.channel, None)
+            buffers.pop(channel, None)
+        self.channel = None
 
 
 async def wait_for_run_change(
@@ -103,15 +144,15 @@ async def wait_for_run_change(
     entry = (loop, event)
     with _lock:
         _waiters.setdefault(run_id, set()).add(entry)
-    tasks: list[asyncio.Task[Any]] = [loop.create_task(event.wait())]
+    local = loop.create_task(event.wait())
+    tasks: list[asyncio.Task[Any]] = [local]
     if subscription is not None and subscription.active:
-        tasks.append(loop.create_task(subscription.next_status_event()))
+        tasks.append(loop.create_task(subscription.status_seen.wait()))
     try:
         done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.exception() is not None and subscription is not None:
-                logger.warning("Run event subscription failed; polling instead", exc_info=task.exception())
-                subscription.layer = None
+        if subscription is not None and len(tasks) > 1 and tasks[1] in done:
+            subscription.status_seen.clear()  # the caller re-reads the run now
+        WAITER_WAKEUPS.labels(source="local" if local in done else "event" if done else "timeout").inc()
         return bool(done)
     finally:
         for task in tasks:

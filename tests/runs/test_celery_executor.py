@@ -27,6 +27,7 @@ from designer.services import create_flow, deploy_flow
 from runs import services
 from runs.models import Run, Step
 from runs.tasks import execute_run, sweep_runs
+from runs.triggers.waiters import WAITER_WAKEUPS
 from tests.reliability.processes import celery_sending_to, child_env
 
 REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "")
@@ -180,16 +181,23 @@ def test_the_sweep_resubmits_a_due_run_whose_message_was_lost(celery_worker, set
 
 
 def test_a_final_payload_webhook_answers_with_the_run_the_worker_executed(celery_worker, settings):
-    # As deployed with Celery: the web process hears the worker's run.status events through Redis.
+    # As deployed with Celery: the web process hears the worker's run.status events through Redis, on the
+    # pub/sub layer production uses.
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
     }
     flow = echo_flow(
         "Celery webhook", trigger={"kind": "webhook", "response": {"mode": "final_payload", "timeout": 60}}
     )
+    woken_by_events = WAITER_WAKEUPS.labels(source="event")._value.get()
 
     response = Client().post(flow.webhook_path, data='{"order_id": 77}', content_type="application/json")
 
     assert response.status_code == 200, response.content
     assert json.loads(response.content) == {"echo": "77"}
     assert Run.objects.get().status == "succeeded"
+    # Woken by the worker's events, not only by polling the database.
+    assert WAITER_WAKEUPS.labels(source="event")._value.get() > woken_by_events
