@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from designer.models import FlowVersion
@@ -22,7 +23,7 @@ from runs.engine.graph import Graph
 from runs.errors import RunRefused
 from runs.logs import write_log
 from runs.models import LogLine, Run, Step, WorkItem
-from runs.payloads import save_payload_file
+from runs.payloads import touch_payload_file
 
 FROM_START = "start"
 FROM_FAILED_STEP = "failed_step"
@@ -83,14 +84,17 @@ def _resume_items(run: Run, failed: Step, graph: Graph, version: FlowVersion) ->
 
 
 def _copy_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A work item of the failed run for the retry. Raises RunRefused when its large payload is gone."""
     # "step" names a Step row of the failed run; the new run records its own steps.
     copied = {key: value for key, value in item.items() if key != "step"}
-    if copied.get("file"):
-        # The new run gets its own copy of a large payload: the failed run's files go with its history.
-        from django.core.files.storage import default_storage
-
-        with default_storage.open(copied["file"], "rb") as handle:
-            copied["file"] = save_payload_file(handle.read().decode("utf-8"))
+    name = copied.get("file")
+    # Stored files are shared by content (runs.payloads): the retry's work item refers to the same file,
+    # which keeps it from retention; touching it marks it as used now.
+    if name and (not touch_payload_file(name) or not default_storage.exists(name)):
+        raise RunRefused(
+            "A payload the failed run's checkpoint needs is no longer stored (run history retention); "
+            "retry from the start instead."
+        )
     return copied
 
 
@@ -128,7 +132,10 @@ def retry_run(
         failed = _failed_step(run)
         if failed is None:
             raise RunRefused(f"Run {run.pk} has no failed step to retry from; retry it from the start.")
-        items = _resume_items(run, failed, Graph(flow_version.graph or {}), flow_version)
+        items = [
+            _copy_item(item)
+            for item in _resume_items(run, failed, Graph(flow_version.graph or {}), flow_version)
+        ]
     try:
         with transaction.atomic():
             retry = lifecycle.queue_run_attempt(
@@ -163,7 +170,7 @@ def retry_run(
 def _seed_checkpoint(*, retry: Run, run: Run, items: list[dict[str, Any]], failed: Step) -> None:
     state = dict(run.checkpoint)
     state["stats"] = {name: 0 for name in STAT_NAMES}
-    WorkItem.objects.bulk_create([WorkItem(run=retry, data=_copy_item(item)) for item in items])
+    WorkItem.objects.bulk_create([WorkItem(run=retry, data=item) for item in items])
     Run.objects.filter(pk=retry.pk).update(checkpoint=state)
     skipped = Step.objects.filter(run=run, status=Step.Status.SUCCEEDED).count()
     write_log(

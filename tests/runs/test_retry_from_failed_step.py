@@ -70,6 +70,46 @@ def test_retry_from_the_failed_step_executes_only_the_failed_and_later_steps(
     assert failed.log_lines.filter(message__contains=f"Retried manually as run {retry.pk}").exists()
 
 
+def test_retry_from_the_failed_step_feeds_a_large_recorded_output_to_the_failed_step(
+    order_flow, upstream, editor_client, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    flow, _ = order_flow
+    big = {"order": 7, "notes": "x" * 300_000}  # above the inline limit: stored as a file
+    upstream.add("GET /orders/7", big)
+    upstream.add("POST /ship", httpx.Response(400))
+    failed = run_once(services.enqueue_run(flow=flow, trigger="api"))
+    assert failed.status == Run.Status.FAILED
+    upstream.add("POST /ship", {"shipped": True})
+
+    response = editor_client.post(f"/api/runs/{failed.pk}/retry/", {"from": "failed_step"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    retry = drive(Run.objects.get(pk=response.json()["id"]))
+    assert retry.status == Run.Status.SUCCEEDED, retry.error
+    assert len(upstream.calls("GET /orders/7")) == 1
+    assert json_body(upstream.calls("POST /ship")[-1]) == big
+
+
+def test_retry_from_the_failed_step_is_refused_when_its_large_payload_was_pruned(
+    order_flow, upstream, editor_client, settings, tmp_path
+):
+    from runs.models import PayloadContent
+
+    settings.MEDIA_ROOT = tmp_path
+    flow, _ = order_flow
+    upstream.add("GET /orders/7", {"order": 7, "notes": "x" * 300_000})
+    upstream.add("POST /ship", httpx.Response(400))
+    failed = run_once(services.enqueue_run(flow=flow, trigger="api"))
+    PayloadContent.objects.all().delete()  # what retention does once nothing else refers to a file
+
+    response = editor_client.post(f"/api/runs/{failed.pk}/retry/", {"from": "failed_step"}, format="json")
+
+    assert response.status_code == 409
+    assert "no longer stored" in response.json()["detail"]
+    assert not Run.objects.filter(retry_of=failed).exists()
+
+
 def test_retry_from_the_failed_step_with_the_deployed_version_runs_its_later_shapes(
     order_flow, upstream, editor_client
 ):
