@@ -16,11 +16,19 @@ export interface ApiErrorItem {
 export class ApiError extends Error {
   readonly status: number;
   readonly errors: ApiErrorItem[];
+  /** A 409 of a stale write (flow draft, script, connector) names the current revision. */
+  readonly currentRevision: number | null;
 
-  constructor(status: number, detail: string, errors: ApiErrorItem[]) {
+  constructor(status: number, detail: string, errors: ApiErrorItem[], currentRevision: number | null = null) {
     super(detail);
     this.status = status;
     this.errors = errors;
+    this.currentRevision = currentRevision;
+  }
+
+  /** A write based on a stale revision: someone else changed the object meanwhile. */
+  get isStaleRevision(): boolean {
+    return this.status === 409 && this.currentRevision !== null;
   }
 
   /** The detail plus every listed error, for a one-line message. */
@@ -91,7 +99,18 @@ export async function request<T>(method: string, url: string, body?: unknown): P
   if (!response.ok) {
     const { detail, errors } = normaliseErrors(parsed);
     const fallback = response.status >= 500 ? `The server failed (${response.status}).` : detail;
-    throw new ApiError(response.status, detail === "The request failed." ? fallback : detail, errors);
+    const revision =
+      parsed !== null &&
+      typeof parsed === "object" &&
+      typeof (parsed as { revision?: unknown }).revision === "number"
+        ? (parsed as { revision: number }).revision
+        : null;
+    throw new ApiError(
+      response.status,
+      detail === "The request failed." ? fallback : detail,
+      errors,
+      revision,
+    );
   }
   return parsed as T;
 }

@@ -8,6 +8,8 @@ export interface DraftBody {
   shapes: unknown[];
   connections: unknown[];
   errors?: GraphError[];
+  /** The draft's revision: a save carries the one it was based on (a stale one gets 409). */
+  revision?: number;
   updated_at?: string;
 }
 
@@ -21,8 +23,8 @@ export const updateFlow = (flowId: number, settings: Partial<FlowSettings>): Pro
 export const getDraft = (flowId: number): Promise<DraftBody> =>
   api.get<DraftBody>(`/api/flows/${flowId}/draft/`);
 
-export const putDraft = (flowId: number, graph: FlowGraph): Promise<DraftBody> =>
-  api.put<DraftBody>(`/api/flows/${flowId}/draft/`, graph);
+export const putDraft = (flowId: number, graph: FlowGraph, revision?: number | null): Promise<DraftBody> =>
+  api.put<DraftBody>(`/api/flows/${flowId}/draft/`, revision ? { ...graph, revision } : graph);
 
 export const deployFlow = (flowId: number): Promise<{ version: number }> =>
   api.post<{ version: number }>(`/api/flows/${flowId}/deploy/`, {});

@@ -22,6 +22,7 @@ import { RunDialog, RunDock } from "./designer/run-dock";
 import { DesignerToolbar } from "./designer/toolbar";
 import { useDesignerShortcuts } from "./designer/use-designer-shortcuts";
 import { useDraftAutosave } from "./designer/use-draft-autosave";
+import { ConflictDialog } from "../components/conflict-dialog";
 import { VersionsPanel } from "./designer/versions-panel";
 
 function Designer({ flowId }: { flowId: number }): ReactNode {
@@ -35,6 +36,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
   const initialViewport = useFlowSession((s) => s.initialViewport);
   const message = useFlowSession((s) => s.message);
   const runId = useFlowSession((s) => s.runId);
+  const conflict = useFlowSession((s) => (s.flowId === flowId ? s.conflict : null));
   const session = useFlowSession.getState;
   const [showVersions, setShowVersions] = useState(false);
   const [showRunDialog, setShowRunDialog] = useState(false);
@@ -83,6 +85,14 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
         onToggleVersions={() => setShowVersions((v) => !v)}
         onRunWithPayload={() => setShowRunDialog(true)}
       />
+      {conflict ? (
+        <ConflictDialog
+          what="This flow's draft"
+          revision={conflict.revision}
+          onReload={() => void session().reloadDraft()}
+          onOverwrite={() => void session().overwriteDraft()}
+        />
+      ) : null}
       {message ? (
         <Notice kind={message.kind} onClose={() => session().setMessage(null)}>
           {message.text}

@@ -51,6 +51,11 @@ export interface FlowSessionState {
   message: DesignerMessage | null;
   /** The run shown in the run dock and painted on the canvas. */
   runId: number | null;
+  /** The draft revision the canvas is based on (sent with every save). */
+  revision: number | null;
+  /** Set when a save met a newer draft saved elsewhere: autosave pauses until the user reloads or
+   * overwrites. */
+  conflict: { revision: number } | null;
 
   /** Load flow `flowId` and its draft into the canvas; `pane` is the canvas size the view is fitted to.
    * Returns a function that drops the answers (call it when the designer unmounts). */
@@ -65,6 +70,10 @@ export interface FlowSessionState {
   /** Save the flow's settings; resolves to the line to show under the form. */
   saveSettings: (settings: FlowSettings) => Promise<string>;
   restoreVersion: (number: number) => Promise<void>;
+  /** Conflict: drop the canvas's unsaved changes and load the draft saved elsewhere. */
+  reloadDraft: () => Promise<void>;
+  /** Conflict: save the canvas over the draft saved elsewhere. */
+  overwriteDraft: () => Promise<void>;
   closeRun: () => void;
   setMessage: (message: DesignerMessage | null) => void;
 }
@@ -88,6 +97,8 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
     saveState: "saved",
     message: null,
     runId: null,
+    revision: null,
+    conflict: null,
 
     open: (flowId, pane) => {
       openCount += 1;
@@ -100,6 +111,8 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
         saveState: "saved",
         message: null,
         runId: null,
+        revision: null,
+        conflict: null,
       });
       Promise.all([getFlow(flowId), getDraft(flowId)])
         .then(([flow, draft]) => {
@@ -107,7 +120,12 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
           const graph = parseGraph(draft);
           canvas().load(flowId, graph);
           canvas().setErrors(draft.errors ?? []);
-          set({ flow, loaded: true, initialViewport: fitViewport(graph, pane.width, pane.height) });
+          set({
+            flow,
+            loaded: true,
+            revision: draft.revision ?? null,
+            initialViewport: fitViewport(graph, pane.width, pane.height),
+          });
           // Reference data for the panels comes second, so the draft is not queued behind it.
           void useResources.getState().load();
         })
@@ -123,6 +141,7 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
       const { flowId } = get();
       // The canvas store is shared: only save while it still holds this flow, and take the graph now.
       if (flowId === null || !canWrite() || canvas().flowId !== flowId) return;
+      if (get().conflict) return; // the user decides first: reload or overwrite
       const graph = canvas().graph();
       if (saving) await saving;
       if (canvas().flowId === flowId && graphKey(graph) === canvas().savedKey) {
@@ -130,15 +149,20 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
         return;
       }
       set({ saveState: "saving" });
-      const pending = putDraft(flowId, graph)
+      const pending = putDraft(flowId, graph, get().revision)
         .then((body) => {
           if (canvas().flowId !== flowId) return;
+          set({ revision: body.revision ?? null });
           canvas().markSaved(graph);
           canvas().setErrors(body.errors ?? []);
           set({ saveState: graphKey(canvas().graph()) === graphKey(graph) ? "saved" : "unsaved" });
         })
         .catch((e: unknown) => {
           set({ saveState: "error" });
+          if (e instanceof ApiError && e.isStaleRevision && e.currentRevision !== null) {
+            set({ conflict: { revision: e.currentRevision } });
+            return;
+          }
           const graphErrors = graphErrorsOf(e);
           if (graphErrors.length > 0) canvas().setErrors(graphErrors);
           set({ message: { kind: "error", text: `Could not save the draft: ${errorMessage(e)}` } });
@@ -224,9 +248,37 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
       if (flowId === null) return;
       const body = await restoreFlowVersion(flowId, number);
       if (get().flowId !== flowId) return;
+      set({ revision: body.revision ?? null, conflict: null });
       canvas().load(flowId, parseGraph(body));
       canvas().setErrors(body.errors ?? []);
       set({ message: { kind: "success", text: `Version ${number} restored as the draft.` } });
+    },
+
+    reloadDraft: async () => {
+      const { flowId } = get();
+      if (flowId === null) return;
+      try {
+        const draft = await getDraft(flowId);
+        if (!current(flowId)) return;
+        canvas().load(flowId, parseGraph(draft));
+        canvas().setErrors(draft.errors ?? []);
+        set({
+          revision: draft.revision ?? null,
+          conflict: null,
+          saveState: "saved",
+          message: { kind: "info", text: "Reloaded the draft saved elsewhere." },
+        });
+      } catch (e) {
+        set({ message: { kind: "error", text: `Could not reload the draft: ${errorMessage(e)}` } });
+      }
+    },
+
+    overwriteDraft: async () => {
+      const { conflict } = get();
+      if (!conflict) return;
+      // Based on the current revision now: the save replaces the draft saved elsewhere.
+      set({ revision: conflict.revision, conflict: null });
+      await get().save();
     },
 
     closeRun: () => {
