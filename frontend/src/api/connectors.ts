@@ -16,11 +16,14 @@ export type EndpointDraft = Omit<Endpoint, "id" | "created_at" | "updated_at"> &
 
 export const listConnectors = (): Promise<Connector[]> => getAll<Connector>("/api/connectors/");
 
-/** Create (no id) or replace connector `id`; `body` may carry the secret of its auth type. */
+/** Create (no id) or replace connector `id`; `body` may carry the secret of its auth type, and carries the
+ * `revision` it is based on (a stale one is an ApiError with `isStaleRevision`). */
 export const saveConnector = (id: number | null, body: ConnectorInput): Promise<Connector> =>
   id !== null
     ? api.put<Connector>(`/api/connectors/${id}/`, body)
     : api.post<Connector>("/api/connectors/", body);
+
+export const getConnector = (id: number): Promise<Connector> => api.get<Connector>(`/api/connectors/${id}/`);
 
 export const deleteConnector = (id: number): Promise<unknown> => api.delete(`/api/connectors/${id}/`);
 

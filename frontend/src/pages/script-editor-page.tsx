@@ -14,7 +14,9 @@ import type {
   ScriptVersionInfo,
   StepAttempt,
 } from "../api/types";
+import { getScript, saveScriptDraft } from "../api/scripts";
 import { CodeEditor } from "../components/code-editor";
+import { ConflictDialog } from "../components/conflict-dialog";
 import { formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { loadScriptVersions } from "../shapes/script-picker";
 import { useCanWrite } from "../session";
@@ -65,6 +67,8 @@ export function ScriptEditorPage(): ReactNode {
   const [versions, setVersions] = useState<ScriptVersionInfo[]>([]);
   const [viewing, setViewing] = useState<ScriptVersionDetail | null>(null);
   const [message, setMessage] = useState<{ kind: "error" | "info" | "success"; text: string } | null>(null);
+  /** The current revision when a save met a newer draft saved elsewhere (autosave waits meanwhile). */
+  const [conflict, setConflict] = useState<number | null>(null);
   const [lineErrors, setLineErrors] = useState<LineError[]>([]);
   const [sample, setSample] = useState(stringify(SAMPLE_DATA));
   const [responseBlock, setResponseBlock] = useState(stringify(SAMPLE_RESPONSE));
@@ -120,18 +124,40 @@ export function ScriptEditorPage(): ReactNode {
       .catch(() => undefined);
   }, [search]);
 
-  const save = useCallback(async (): Promise<boolean> => {
-    if (!canWrite || !script) return false;
+  const save = useCallback(
+    async (basedOn?: number): Promise<boolean> => {
+      if (!canWrite || !script || (conflict !== null && basedOn === undefined)) return false;
+      try {
+        const body = await saveScriptDraft(id, { code, description }, basedOn ?? script.revision);
+        setScript(body);
+        setSavedCode(code);
+        setConflict(null);
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && e.isStaleRevision && e.currentRevision !== null) {
+          setConflict(e.currentRevision);
+        } else {
+          setMessage({ kind: "error", text: `Could not save: ${errorMessage(e)}` });
+        }
+        return false;
+      }
+    },
+    [canWrite, code, conflict, description, id, script],
+  );
+
+  /** Conflict: drop the unsaved code and load the draft saved elsewhere. */
+  const reload = async (): Promise<void> => {
     try {
-      const body = await api.patch<Script>(`/api/scripts/${id}/`, { code, description });
+      const body = await getScript(id);
       setScript(body);
-      setSavedCode(code);
-      return true;
+      setCode(body.code);
+      setSavedCode(body.code);
+      setDescription(body.description);
+      setConflict(null);
     } catch (e) {
-      setMessage({ kind: "error", text: `Could not save: ${errorMessage(e)}` });
-      return false;
+      setMessage({ kind: "error", text: `Could not reload: ${errorMessage(e)}` });
     }
-  }, [canWrite, code, description, id, script]);
+  };
 
   const deploy = async (): Promise<void> => {
     if (!(await save())) return;
@@ -200,6 +226,14 @@ export function ScriptEditorPage(): ReactNode {
   const errorLines = viewing ? [] : lineErrors.map((e) => e.line).filter((n): n is number => n !== null);
   return (
     <div className="page script-editor">
+      {conflict !== null ? (
+        <ConflictDialog
+          what="This script's draft"
+          revision={conflict}
+          onReload={() => void reload()}
+          onOverwrite={() => void save(conflict)}
+        />
+      ) : null}
       <div className="page-head">
         <div>
           <Link to="/scripts" className="hint">

@@ -1,10 +1,11 @@
 /** The form of one connector: base URL, authentication with its write-only secret, default headers. */
 import { useEffect, useState } from "react";
 import type { ReactNode } from "react";
-import { errorMessage } from "../../api/client";
-import { deleteConnector, listEndpoints, saveConnector } from "../../api/connectors";
+import { ApiError, errorMessage } from "../../api/client";
+import { deleteConnector, getConnector, listEndpoints, saveConnector } from "../../api/connectors";
 import type { ConnectorFields, ConnectorInput } from "../../api/connectors";
 import type { AuthType, Connector, Endpoint } from "../../api/types";
+import { ConflictDialog } from "../../components/conflict-dialog";
 import { Notice } from "../../components/ui";
 import { KeyValueEditor, NumberField, SelectField, TextField } from "../../shapes/fields";
 import { useCanWrite } from "../../session";
@@ -29,6 +30,8 @@ export function ConnectorForm({
   const [secret, setSecret] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [endpoints, setEndpoints] = useState<Endpoint[] | null>(null);
+  /** The current revision when a save met a newer one saved elsewhere. */
+  const [conflict, setConflict] = useState<number | null>(null);
   const secretInfo = secretOf(draft.auth_type);
   const setSecrets = connector?.secrets_set ?? [];
 
@@ -36,6 +39,7 @@ export function ConnectorForm({
     setDraft(connector ?? EMPTY_CONNECTOR);
     setSecret("");
     setError(null);
+    setConflict(null);
     if (connector) {
       listEndpoints(connector.id)
         .then(setEndpoints)
@@ -45,7 +49,7 @@ export function ConnectorForm({
     }
   }, [connector]);
 
-  const save = async (): Promise<void> => {
+  const save = async (basedOn?: number): Promise<void> => {
     const {
       id: _id,
       created_at: _created,
@@ -57,11 +61,28 @@ export function ConnectorForm({
       ...draft,
     } as Connector;
     const body: ConnectorInput = { ...fields };
+    if (basedOn !== undefined) body.revision = basedOn;
     if (secretInfo && secret !== "") body[secretInfo.name] = secret;
     try {
       const result = await saveConnector(connector ? connector.id : null, body);
       setSecret("");
+      setConflict(null);
       onSaved(result);
+    } catch (e) {
+      if (e instanceof ApiError && e.isStaleRevision && e.currentRevision !== null) {
+        setConflict(e.currentRevision);
+      } else {
+        setError(errorMessage(e));
+      }
+    }
+  };
+
+  const reload = async (): Promise<void> => {
+    if (!connector) return;
+    try {
+      setDraft(await getConnector(connector.id));
+      setSecret("");
+      setConflict(null);
     } catch (e) {
       setError(errorMessage(e));
     }
@@ -80,6 +101,14 @@ export function ConnectorForm({
   return (
     <div className="connector-form">
       <h2>{connector ? connector.name : "New connector"}</h2>
+      {conflict !== null ? (
+        <ConflictDialog
+          what="This connector"
+          revision={conflict}
+          onReload={() => void reload()}
+          onOverwrite={() => void save(conflict)}
+        />
+      ) : null}
       {error ? (
         <Notice kind="error" onClose={() => setError(null)}>
           {error}
