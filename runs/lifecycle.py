@@ -426,14 +426,22 @@ def _warning_values(lines: Sequence[LogLine]) -> dict[str, Any]:
 
 
 def save_checkpoint(
-    *, run: Run, worker_id: str, checkpoint: dict[str, Any], lines: Sequence[LogLine] = ()
+    *,
+    run: Run,
+    worker_id: str,
+    checkpoint: dict[str, Any],
+    lines: Sequence[LogLine] = (),
+    extra_lease_seconds: float = 0.0,
 ) -> bool:
     """Save the run's checkpoint, renew the lease and store `lines` (numbered here) in one UPDATE + INSERT.
 
+    The lease lasts PATCHBAY_LEASE_SECONDS plus `extra_lease_seconds` (what the next step may block for).
     Call inside the transaction that records the step. Returns whether a stop was requested. Raises
     `LeaseLost` when the lease is no longer `worker_id`'s.
     """
-    until = timezone.now() + timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS)
+    until = timezone.now() + timedelta(
+        seconds=settings.PATCHBAY_LEASE_SECONDS + max(extra_lease_seconds, 0.0)
+    )
     with transaction.atomic(savepoint=False):
         updated = _update_run(
             run.pk,

@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 # The longest `Retry-After` an upstream can make a step wait (one day).
 RETRY_AFTER_LIMIT = 86400.0
+# What the connector shape asks its lease to cover: the request timeout (the connector's, 30 s unless set)
+# times the factor it allows a whole request (runs.engine.shapes.connector.TOTAL_TIME_FACTOR).
+DEFAULT_CONNECTOR_TIMEOUT = 30.0
+CONNECTOR_TIME_FACTOR = 2
 # Shapes that do no I/O and finish in microseconds: their Step row is inserted with the step's result in
 # the checkpoint transaction instead of when the step starts (a crash in between runs them again, as it
 # would anyway). Steps of every other kind (connector, script, notify, run_flow, ...) get their row at
@@ -162,7 +166,10 @@ class Runner:
     # --- lease --------------------------------------------------------------------------------------------
     def extend_lease(self, seconds: float) -> None:
         until = timezone.now() + timedelta(seconds=seconds + settings.PATCHBAY_LEASE_SECONDS)
-        if self.lease_until is not None and self.lease_until >= until:
+        # Half a lease of slack: the checkpoint before a blocking step already made the lease this long
+        # (`_lease_allowance`), give or take the milliseconds since then.
+        slack = timedelta(seconds=settings.PATCHBAY_LEASE_SECONDS / 2)
+        if self.lease_until is not None and self.lease_until >= until - slack:
             return
         extend_lease(run=self.run, worker_id=self.worker_id, until=until)
         self.lease_until = until
@@ -231,11 +238,33 @@ class Runner:
 
         Called inside the transaction that records the step."""
         stop = save_checkpoint(
-            run=self.run, worker_id=self.worker_id, checkpoint=self.state, lines=self._take_lines()
+            run=self.run,
+            worker_id=self.worker_id,
+            checkpoint=self.state,
+            lines=self._take_lines(),
+            extra_lease_seconds=self._lease_allowance(),
         )
         self._flush_items()
         self.lease_until = self.run.lease_expires_at
         return stop
+
+    def _lease_allowance(self) -> float:
+        """How long the next step may block (its own extend_lease would ask for this much): folded into the
+        checkpoint's lease renewal, so the step does not need an UPDATE of its own before it blocks."""
+        if not self.items:
+            return 0.0
+        shape = self.graph.shape(self.items[-1]["shape"])
+        kind = shape.get("type")
+        if kind == "script":
+            return float(settings.PATCHBAY_SCRIPT_TIMEOUT)
+        if kind == "connector":
+            timeout = (shape.get("settings") or {}).get("timeout")
+            try:
+                seconds = float(timeout) if timeout not in (None, "", 0) else DEFAULT_CONNECTOR_TIMEOUT
+            except (TypeError, ValueError):
+                seconds = DEFAULT_CONNECTOR_TIMEOUT
+            return seconds * CONNECTOR_TIME_FACTOR
+        return 0.0
 
     # --- the work item stack -------------------------------------------------------------------------
     def _pop(self) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def prestart_script_pool() -> None:
 
     The sandbox processes are started with forkserver/spawn by scripts_app; starting them here, from the
     main thread and before the executor threads, keeps the first script step from paying their start-up.
-    The pool's size is PATCHBAY_SCRIPT_POOL_SIZE, which defaults to PATCHBAY_WORKERS (one per run slot).
+    The pool is sized by PATCHBAY_SCRIPT_POOL_SIZE, which defaults to PATCHBAY_WORKERS + 1 (a slot per run).
     """
     get_pool()
 

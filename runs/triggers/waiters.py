@@ -1,11 +1,15 @@
 """Wake-ups for webhook callers waiting on a run (the `final_payload` response mode).
 
-The database stays the truth: a waiter re-reads the run after every wake-up and also polls, so nothing is
-missed when a wake-up is. Two sources of wake-ups spare most of the polling:
+The database stays the truth. Two sources of wake-ups, so that a waiter never polls:
 
-- within one server process, the embedded executor calls `notify_run_finished` as soon as the engine returns;
+- within one server process, `runs.signals.run_finished` (sent by runs.lifecycle after the run's end has
+  committed) wakes the run's waiters with the run's final state, which they answer with as it is: no read;
 - with a channel layer that spans processes (Redis: Celery workers, several servers), the caller joins the
-  run's event group and wakes on its `run.status` events (runs.events sends them after commit).
+  run's event group and wakes on its `run.status` events (runs.events sends them after commit), then reads
+  the run once.
+
+A waiter still re-reads the run after a long quiet spell (runs.triggers.webhook.SAFETY_RECHECK_SECONDS), in
+case a wake-up was lost with a channel-layer message.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from prometheus_client import Counter
 
 from runs.events import run_group
 from runs.metrics import REGISTRY
+from runs.models import Run
+from runs.signals import run_finished
 
 logger = logging.getLogger(__name__)
 
-# What ended each wait of a final_payload webhook caller: `local` (the executor of this process), `event`
-# (a run.status event through the channel layer) or `timeout` (the poll interval passed).
+# What ended each wait of a final_payload webhook caller: `local` (the run ended in this process), `event`
+# (a run.status event through the channel layer) or `timeout` (the safety re-check interval passed).
 WAITER_WAKEUPS = Counter(
     "patchbay_webhook_waiter_wakeups",
     "Waits of final_payload webhook callers by what ended them",
@@ -34,17 +40,64 @@ WAITER_WAKEUPS = Counter(
 )
 
 _lock = threading.Lock()
-_waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+_waiters: dict[int, set[tuple[asyncio.AbstractEventLoop, RunWake]]] = {}
 
 
-def notify_run_finished(run_id: int) -> None:
-    """Wake every coroutine of this process waiting on `run_id`. Safe to call from any thread."""
+class RunWake:
+    """One waiter's wake-up: set from any thread, optionally with the run's final state."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.state: dict[str, Any] | None = None
+
+    def set(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.state = state
+        self.event.set()
+
+
+def final_state(run: Run) -> dict[str, Any]:
+    """What a waiter needs of an ended run (the fields `runs.triggers.webhook` reads from the row)."""
+    return {"id": run.pk, "status": run.status, "final_payload": run.final_payload, "error": run.error}
+
+
+def notify_run_finished(run_id: int, state: dict[str, Any] | None = None) -> None:
+    """Wake every coroutine of this process waiting on `run_id`, handing them `state` (the committed final
+    state) when given. Safe to call from any thread."""
     with _lock:
         waiters = list(_waiters.get(run_id, ()))
-    for loop, event in waiters:
+    for loop, wake in waiters:
         # The waiter's loop may have ended meanwhile; nobody is left to wake then.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(wake.set, state)
+
+
+def _wake_on_run_finished(sender: Any, run: Run, **kwargs: Any) -> None:
+    notify_run_finished(run.pk, final_state(run))
+
+
+run_finished.connect(_wake_on_run_finished, dispatch_uid="runs.triggers.waiters")
+
+
+class Waiting:
+    """Registered for the wake-ups of `run_id` from creation to `close()`: register before reading the
+    run, so that an end committed in between is not missed."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.loop = asyncio.get_running_loop()
+        self.wake = RunWake()
+        self.entry = (self.loop, self.wake)
+        with _lock:
+            _waiters.setdefault(run_id, set()).add(self.entry)
+
+    def close(self) -> None:
+        with _lock:
+            entries = _waiters.get(self.run_id)
+            if entries is not None:
+                entries.discard(self.entry)
+                if not entries:
+                    del _waiters[self.run_id]
 
 
 class RunEventSubscription:
@@ -133,18 +186,25 @@ class RunEventSubscription:
 
 
 async def wait_for_run_change(
-    run_id: int, timeout: float, subscription: RunEventSubscription | None = None
+    run_id: int,
+    timeout: float,
+    subscription: RunEventSubscription | None = None,
+    waiting: Waiting | None = None,
 ) -> bool:
     """Sleep until run `run_id` may have changed (a notification or a status event) or `timeout` seconds.
 
-    True when woken before the timeout.
+    True when woken before the timeout. `waiting` is a registration made earlier (kept open across calls;
+    `waiting.wake.state` holds the final state an in-process notification handed over); without it one is
+    made for this call.
     """
     loop = asyncio.get_running_loop()
-    event = asyncio.Event()
-    entry = (loop, event)
-    with _lock:
-        _waiters.setdefault(run_id, set()).add(entry)
-    local = loop.create_task(event.wait())
+    own = waiting is None
+    waiting = waiting if waiting is not None else Waiting(run_id)
+    if waiting.wake.state is not None:
+        WAITER_WAKEUPS.labels(source="local").inc()
+        return True
+    waiting.wake.event.clear()
+    local = loop.create_task(waiting.wake.event.wait())
     tasks: list[asyncio.Task[Any]] = [local]
     if subscription is not None and subscription.active:
         tasks.append(loop.create_task(subscription.status_seen.wait()))
@@ -159,9 +219,5 @@ async def wait_for_run_change(
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.gather(*tasks, return_exceptions=True)
-        with _lock:
-            entries = _waiters.get(run_id)
-            if entries is not None:
-                entries.discard(entry)
-                if not entries:
-                    del _waiters[run_id]
+        if own:
+            waiting.close()
