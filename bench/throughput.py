@@ -207,6 +207,30 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
 
 
 # --- one mode -------------------------------------------------------------------------------------------
+def server_command(server: str, port: int) -> list[str]:
+    """The documented ways to serve Patchbay (README / docs/deploy.md), on 127.0.0.1:`port`."""
+    if server == "runserver":
+        return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    if server == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ]
+    return [
+        sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+        "--log-level", "warning", "--lifespan", "off",
+    ]  # fmt: skip
+
+
 def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scratch: Path) -> list[dict]:
     var_dir = scratch / mode
     (var_dir / "static").mkdir(parents=True, exist_ok=True)
@@ -222,9 +246,10 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
         PATCHBAY_LOG_LEVEL="WARNING",
         PATCHBAY_EXECUTOR=mode,
         PATCHBAY_WORKERS=str(options.workers),
-        PATCHBAY_SCRIPT_POOL_SIZE=str(options.script_workers),
         PYTHONDONTWRITEBYTECODE="1",
     )
+    if options.script_workers:
+        env["PATCHBAY_SCRIPT_POOL_SIZE"] = str(options.script_workers)
     with contextlib.ExitStack() as stack:
         if mode == "embedded":
             env["PATCHBAY_DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
@@ -243,22 +268,7 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
         )
         url = f"http://127.0.0.1:{options.port}{setup['webhook_path']}"
 
-        web = processes.start(
-            f"{mode}-daphne",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(options.port),
-                "config.asgi:application",
-            ],
-            env,
-        )
+        web = processes.start(f"{mode}-web", server_command(options.server, options.port), env)
         monitors = ["--monitor", f"patchbay={web.pid}"]
         worker = None
         if mode == "celery":
@@ -284,7 +294,7 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
         try:
             wait_for_http(f"http://127.0.0.1:{options.port}/login/")
         except SystemExit:
-            for name in (f"{mode}-daphne", f"{mode}-worker"):
+            for name in (f"{mode}-web", f"{mode}-worker"):
                 log = scratch / f"{name}.log"
                 if log.exists():
                     print(f"--- {name} log (end) ---\n{log.read_text()[-3000:]}", flush=True)
@@ -348,7 +358,15 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured runs before each level")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="cap per repetition")
     parser.add_argument("--workers", type=int, default=8, help="PATCHBAY_WORKERS (concurrent runs)")
-    parser.add_argument("--script-workers", type=int, default=2, help="PATCHBAY_SCRIPT_POOL_SIZE")
+    parser.add_argument(
+        "--script-workers", type=int, default=0, help="PATCHBAY_SCRIPT_POOL_SIZE (default: Patchbay's own)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("runserver", "daphne", "uvicorn"),
+        default="runserver",
+        help="how the web process is started (default: manage.py runserver --noreload, as `make run`)",
+    )
     parser.add_argument("--peers", type=Path, default=DEFAULT_PEERS, help="the peers' harness folder")
     parser.add_argument("--port", type=int, default=18765, help="port of the Patchbay server")
     parser.add_argument("--target-port", type=int, default=18080, help="port of the target API")

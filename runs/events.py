@@ -195,15 +195,19 @@ def _send(groups: list[str], event: dict[str, Any]) -> None:
     if layer is None:
         return
     if isinstance(layer, InMemoryChannelLayer):
+        # Only to groups someone joined: a run nobody watches costs no send (a dozen per run, each a hop to
+        # the consumers' loop), while the runs feed still gets every status event once someone watches it.
+        # Reading the groups from this thread races with a watcher joining; the consumer loads its
+        # snapshot after joining, so an event missed here is in that snapshot.
+        joined = [group for group in groups if layer.groups.get(group)]
+        if not joined:
+            return
         loop = _consumer_loop
         if loop is None or loop.is_closed():
-            # No consumer ever ran in this process, so nobody here can watch: keep the plain send (it
-            # reaches tests that listen on the layer directly), but only to groups someone joined, since
-            # each send costs an event loop (about a millisecond, a dozen times per run) for nothing.
-            joined = [group for group in groups if layer.groups.get(group)]
-            if joined:
-                _send_now(layer, joined, event)
+            # No consumer ever ran in this process: the listeners are tests on the layer itself.
+            _send_now(layer, joined, event)
             return
+        groups = joined
     else:
         loop = _get_background_loop()
     try:
