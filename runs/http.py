@@ -7,9 +7,12 @@ reads: transport errors (connect, read timeout, reset) are retryable, malformed 
 
 from __future__ import annotations
 
+import atexit
+import http.cookiejar
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +47,55 @@ def use_transport(transport: httpx.BaseTransport) -> Iterator[httpx.BaseTranspor
     finally:
         with _lock:
             _transport = previous
+
+
+# Kept-alive clients per thread, per connector and timeout, most recently used last; at most this many.
+KEPT_CLIENTS = 32
+_kept = threading.local()
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    # A kept client must not carry one run's cookies into another run's requests: accept none.
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def connector_client(*, connector_id: int | None, timeout: float) -> httpx.Client:
+    """A kept-alive client for calls to connector `connector_id`: reused by this thread's later calls, so
+    they skip building a client and, while the upstream keeps it open, connecting. Never close it.
+
+    It keeps no cookies between requests (each request carries only what the connector sends). A client
+    built while `use_transport` is active is kept for that transport only.
+    """
+    with _lock:
+        transport = _transport
+    key = (connector_id, float(timeout), id(transport) if transport is not None else None)
+    clients: OrderedDict[tuple[int | None, float, int | None], httpx.Client] | None = getattr(
+        _kept, "clients", None
+    )
+    if clients is None:
+        clients = _kept.clients = OrderedDict()
+    client = clients.get(key)
+    if client is not None and not client.is_closed:
+        clients.move_to_end(key)
+        return client
+    client = build_client(timeout=timeout)
+    client.cookies = _no_cookies()  # type: ignore[assignment]
+    clients[key] = client
+    while len(clients) > KEPT_CLIENTS:
+        _, oldest = clients.popitem(last=False)
+        oldest.close()
+    return client
+
+
+def close_kept_clients() -> None:
+    """Close this thread's kept clients (a worker thread ending, the process exiting)."""
+    clients = getattr(_kept, "clients", None)
+    while clients:
+        _, client = clients.popitem()
+        client.close()
+
+
+atexit.register(close_kept_clients)
 
 
 def build_client(*, timeout: float) -> httpx.Client:

@@ -27,6 +27,7 @@ from django.db import close_old_connections, connections
 from runs import lifecycle
 from runs.engine import execute_claimed_run
 from runs.executors import register_local_executor, unregister_local_executor
+from runs.http import close_kept_clients
 from runs.retention import prune_runs
 from runs.triggers.schedule import fire_due_schedules
 from runs.triggers.waiters import notify_run_finished
@@ -184,6 +185,7 @@ class EmbeddedExecutor:
                 if not ran:
                     self._wait_for_work(generation)
         finally:
+            close_kept_clients()
             connections.close_all()
 
     def _sweeper_loop(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,7 +29,7 @@ from runs.engine.context import StepContext
 from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 from runs.engine.pagination import Pager, RequestSpec
 from runs.errors import ConnectorError
-from runs.http import HttpResponse, build_client, send
+from runs.http import HttpResponse, connector_client, send
 from runs.models import Attempt, LogLine
 from runs.payloads import storable_text
 
@@ -239,7 +240,8 @@ class ConnectorCall:
             self.context.log(
                 LogLine.Level.INFO, f"Fetched an OAuth2 token for connector '{self.connector.name}'"
             )
-        with build_client(timeout=self.timeout) as client:
+        # A kept-alive client of this connector (runs.http): no new client or connection per request.
+        with nullcontext(connector_client(connector_id=self.connector.pk, timeout=self.timeout)) as client:
             request = client.build_request(
                 spec.method,
                 spec.url,
