@@ -8,6 +8,7 @@ reads: transport errors (connect, read timeout, reset) are retryable, malformed 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import http.cookiejar
 import ssl
 import threading
@@ -52,6 +53,21 @@ def use_transport(transport: httpx.BaseTransport) -> Iterator[httpx.BaseTranspor
 # Kept-alive clients per thread, per connector and timeout, most recently used last; at most this many.
 KEPT_CLIENTS = 32
 _kept = threading.local()
+ClientKey = tuple[int | None, float, int | None]
+
+
+class _ThreadClients(OrderedDict[ClientKey, httpx.Client]):
+    """One thread's kept clients; closed with their connections when the thread ends (its thread-local
+    storage goes away) or when `close_kept_clients` is called."""
+
+    def close_all(self) -> None:
+        while self:
+            _, client = self.popitem()
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def __del__(self) -> None:
+        self.close_all()
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -68,12 +84,10 @@ def connector_client(*, connector_id: int | None, timeout: float) -> httpx.Clien
     """
     with _lock:
         transport = _transport
-    key = (connector_id, float(timeout), id(transport) if transport is not None else None)
-    clients: OrderedDict[tuple[int | None, float, int | None], httpx.Client] | None = getattr(
-        _kept, "clients", None
-    )
+    key: ClientKey = (connector_id, float(timeout), id(transport) if transport is not None else None)
+    clients: _ThreadClients | None = getattr(_kept, "clients", None)
     if clients is None:
-        clients = _kept.clients = OrderedDict()
+        clients = _kept.clients = _ThreadClients()
     client = clients.get(key)
     if client is not None and not client.is_closed:
         clients.move_to_end(key)
@@ -89,10 +103,9 @@ def connector_client(*, connector_id: int | None, timeout: float) -> httpx.Clien
 
 def close_kept_clients() -> None:
     """Close this thread's kept clients (a worker thread ending, the process exiting)."""
-    clients = getattr(_kept, "clients", None)
-    while clients:
-        _, client = clients.popitem()
-        client.close()
+    clients: _ThreadClients | None = getattr(_kept, "clients", None)
+    if clients is not None:
+        clients.close_all()
 
 
 atexit.register(close_kept_clients)
