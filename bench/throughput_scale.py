@@ -53,11 +53,12 @@ def base_env(options: argparse.Namespace, var_dir: Path) -> dict[str, str]:
         PATCHBAY_DEBUG="false",
         PATCHBAY_LOG_LEVEL="WARNING",
         PATCHBAY_EXECUTOR="celery",
-        PATCHBAY_SCRIPT_POOL_SIZE=str(options.script_workers),
         PATCHBAY_REDIS_URL=options.redis_url,
         PATCHBAY_CELERY_QUEUE=f"patchbay-bench-scale-{os.getpid()}",
         PYTHONDONTWRITEBYTECODE="1",
     )
+    if options.script_workers:
+        env["PATCHBAY_SCRIPT_POOL_SIZE"] = str(options.script_workers)
     return env
 
 
@@ -135,17 +136,8 @@ def bench_scale(options: argparse.Namespace, processes: Processes, scratch: Path
         )
         url = f"http://127.0.0.1:{options.port}{setup['webhook_path']}"
         web = processes.start(
-            "scale-daphne",
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(options.port),
-                "config.asgi:application",
-            ],
+            f"scale-{options.server}",
+            throughput.server_command(options.server, options.port),
             {**env, "PATCHBAY_WORKERS": str(options.slots)},
         )
         # Not /healthz: with no worker started yet it waits for a Celery ping; any answer (401) will do.
@@ -184,6 +176,7 @@ def bench_embedded(options: argparse.Namespace, processes: Processes, scratch: P
     embedded_options = argparse.Namespace(
         workers=options.embedded_workers,
         script_workers=options.script_workers,
+        server=options.server,
         port=options.port,
         requests=options.requests,
         reps=options.reps,
@@ -258,7 +251,15 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="cap per repetition")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded-mode comparison")
     parser.add_argument("--embedded-workers", type=int, default=8, help="embedded mode's PATCHBAY_WORKERS")
-    parser.add_argument("--script-workers", type=int, default=2, help="PATCHBAY_SCRIPT_POOL_SIZE")
+    parser.add_argument(
+        "--script-workers", type=int, default=0, help="PATCHBAY_SCRIPT_POOL_SIZE (default: Patchbay's own)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("runserver", "daphne", "uvicorn"),
+        default="uvicorn",
+        help="how the web process is started (default: uvicorn, the production command of docs/deploy.md)",
+    )
     parser.add_argument("--peers", type=Path, default=throughput.DEFAULT_PEERS, help="the peers' folder")
     parser.add_argument("--port", type=int, default=18766, help="port of the Patchbay server")
     parser.add_argument("--target-port", type=int, default=18081, help="port of the target API")
