@@ -6,6 +6,7 @@ import pytest
 
 from designer.services import create_flow
 from notifications.models import NotificationChannel
+from notifications.services import channel_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def test_editor_manages_channels_and_secrets_are_never_returned(editor_client, v
             "name": "Ops hook",
             "kind": "webhook",
             "config": {"url": "https://hooks.example.test/x"},
-            "secret": "s3",
+            "secret": "webhook-signing-secret-1",
         },
         format="json",
     )
@@ -33,7 +34,9 @@ def test_editor_manages_channels_and_secrets_are_never_returned(editor_client, v
         f"/api/notification-channels/{body['id']}/", {"enabled": False}, format="json"
     )
     assert changed.status_code == 200 and changed.json()["has_secret"] is True  # kept when not sent
-    assert NotificationChannel.objects.get().secret and "s3" not in NotificationChannel.objects.get().secret
+    stored = NotificationChannel.objects.get()
+    assert "webhook-signing-secret-1" not in stored.secret  # encrypted at rest
+    assert channel_secret(stored) == "webhook-signing-secret-1"
     assert editor_client.delete(f"/api/notification-channels/{body['id']}/").status_code == 204
 
 
