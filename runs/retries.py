@@ -170,6 +170,8 @@ def retry_run(
 def _seed_checkpoint(*, retry: Run, run: Run, items: list[dict[str, Any]], failed: Step) -> None:
     state = dict(run.checkpoint)
     state["stats"] = {name: 0 for name in STAT_NAMES}
+    # Run-scope caches (cache_add / cache_load) stay those of the first run of the chain.
+    state["cache_run"] = state.get("cache_run") or run.pk
     WorkItem.objects.bulk_create([WorkItem(run=retry, data=item) for item in items])
     Run.objects.filter(pk=retry.pk).update(checkpoint=state)
     skipped = Step.objects.filter(run=run, status=Step.Status.SUCCEEDED).count()

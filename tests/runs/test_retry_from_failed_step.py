@@ -245,3 +245,30 @@ def test_five_concurrent_retries_create_one_run(make_flow, editor_user):
 
     assert sorted(statuses) == [201, 409, 409, 409, 409]
     assert Run.objects.filter(retry_of=failed).count() == 1
+
+
+def test_a_retry_from_the_failed_step_sees_the_run_scope_cache_of_the_run_it_retries(
+    make_flow, editor_client
+):
+    flow = make_flow(
+        [
+            shape("remember", "cache_add", cache="order", scope="run"),
+            shape("check", "assert", conditions=[{"path": "ok", "operator": "equals", "value": True}]),
+            shape("recall", "cache_load", cache="order", scope="run"),
+        ]
+    )
+    failed = run_once(services.enqueue_run(flow=flow, trigger="api", payload='{"ok": false, "id": 7}'))
+    assert failed.status == Run.Status.FAILED
+    # The fix: the check passes now (the new version), and recall must find what the failed run stored.
+    graph = flow.versions.get(status="deployed").graph
+    graph["shapes"][2]["settings"]["conditions"][0]["operator"] = "not_equals"
+    save_draft(flow=flow, graph=graph)
+    deploy_flow(flow=flow)
+
+    response = editor_client.post(
+        f"/api/runs/{failed.pk}/retry/", {"from": "failed_step", "version": "deployed"}, format="json"
+    )
+
+    retry = drive(Run.objects.get(pk=response.json()["id"]))
+    assert retry.status == Run.Status.SUCCEEDED, retry.error
+    assert json.loads(retry.final_payload) == {"ok": False, "id": 7}

@@ -14,9 +14,13 @@ DEFAULT_TTL_HOURS = 24.0
 
 
 def scope_ref(context: StepContext, scope: str) -> str:
-    """The id the scope is bound to: this run, this flow, or nothing (global)."""
+    """The id the scope is bound to: this run, this flow, or nothing (global).
+
+    A retry from the failed step carries on the run it retries (runs/retries.py sets `cache_run` in the
+    checkpoint it hands over), so it sees the run-scope entries the steps before the failure stored.
+    """
     if scope == CacheSlot.Scope.RUN:
-        return str(context.run.pk)
+        return str(context.runner.state.get("cache_run") or context.run.pk)
     if scope == CacheSlot.Scope.FLOW:
         return str(context.run.flow_id)
     return ""
