@@ -4,6 +4,7 @@ import { createBrowserRouter, Navigate, NavLink, Outlet, RouterProvider } from "
 import { csrfToken } from "./api/client";
 import { Loading } from "./components/ui";
 import { useSession } from "./session";
+import { useTheme } from "./theme";
 
 // Each screen is its own chunk: the designer does not load the script editor's CodeMirror and back.
 const ConnectorsPage = lazy(() =>
@@ -26,6 +27,8 @@ const ScriptsPage = lazy(() => import("./pages/scripts-page").then((m) => ({ def
 function Layout(): ReactNode {
   const me = useSession((s) => s.me);
   const refresh = useSession((s) => s.refresh);
+  const theme = useTheme((s) => s.theme);
+  const toggleTheme = useTheme((s) => s.toggle);
   useEffect(() => {
     void refresh();
   }, [refresh]);
@@ -46,6 +49,16 @@ function Layout(): ReactNode {
           <NavLink to="/alerts">Alerts</NavLink>
         </nav>
         <div className="user">
+          <button
+            type="button"
+            className="link-button theme-toggle"
+            data-testid="theme-toggle"
+            aria-pressed={theme === "dark"}
+            title="Switch between the light and the dark theme"
+            onClick={toggleTheme}
+          >
+            {theme === "dark" ? "Light mode" : "Dark mode"}
+          </button>
           <span title={me.roles.join(", ")}>
             {me.username} <span className="role">{me.roles.join(", ") || "no role"}</span>
           </span>

@@ -1,8 +1,11 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./app";
+import { startTheme } from "./theme";
 import "@xyflow/react/dist/style.css";
-import "./styles.css";
+import "./styles/index.css";
+
+startTheme();
 
 const root = document.getElementById("root");
 if (root) {

@@ -36,7 +36,7 @@ function AssertPanel({ shape, onChange, errors, readOnly }: PanelProps<"assert">
 
 export const assertShape = defineShape<"assert">({
   type: "assert",
-  color: "#c92a2a",
+  color: "var(--shape-assert)",
   icon: "!",
   summary: (s) => `Require ${s.match} of ${s.conditions.length}`,
   Panel: AssertPanel,

@@ -15,7 +15,7 @@ function BranchPanel(_props: PanelProps<"branch">): ReactNode {
 
 export const branchShape = defineShape<"branch">({
   type: "branch",
-  color: "#5f3dc4",
+  color: "var(--shape-branch)",
   icon: "☰",
   summary: () => "Sequential paths",
   Panel: BranchPanel,

@@ -86,7 +86,7 @@ function CacheAddPanel({ shape, onChange, errors, readOnly }: PanelProps<"cache_
 
 export const cacheAddShape = defineShape<"cache_add">({
   type: "cache_add",
-  color: "#5f3dc4",
+  color: "var(--shape-cache-add)",
   icon: "⤓",
   summary: (s) =>
     isBlank(s.cache) ? "No cache named" : `${s.mode === "append" ? "Append to" : "Store in"} ${s.cache}`,

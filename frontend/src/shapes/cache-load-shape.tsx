@@ -60,7 +60,7 @@ function CacheLoadPanel({ shape, onChange, errors, readOnly }: PanelProps<"cache
 
 export const cacheLoadShape = defineShape<"cache_load">({
   type: "cache_load",
-  color: "#6741d9",
+  color: "var(--shape-cache-load)",
   icon: "⤒",
   summary: (s) => (isBlank(s.cache) ? "No cache named" : `Load ${s.cache}`),
   Panel: CacheLoadPanel,

@@ -133,7 +133,7 @@ function ConnectorPanel({ shape, onChange, errors, readOnly, lookups }: PanelPro
 
 export const connectorShape = defineShape<"connector">({
   type: "connector",
-  color: "#2f6fed",
+  color: "var(--shape-connector)",
   icon: "⇄",
   summary: (s, l) => {
     if (s.connector === null) return "No connector chosen";

@@ -62,7 +62,7 @@ function DedupePanel({ shape, onChange, errors, readOnly }: PanelProps<"dedupe">
 
 export const dedupeShape = defineShape<"dedupe">({
   type: "dedupe",
-  color: "#862e9c",
+  color: "var(--shape-dedupe)",
   icon: "≠",
   summary: (s) => (isBlank(s.pool) ? "No pool named" : `${s.pool} by ${s.key_path || "?"}`),
   Panel: DedupePanel,

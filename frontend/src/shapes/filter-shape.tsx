@@ -35,7 +35,7 @@ function FilterPanel({ shape, onChange, errors, readOnly }: PanelProps<"filter">
 
 export const filterShape = defineShape<"filter">({
   type: "filter",
-  color: "#f08c00",
+  color: "var(--shape-filter)",
   icon: "▼",
   summary: (s) => `${s.keep_matching ? "Keep" : "Drop"} ${s.match} of ${s.conditions.length}`,
   Panel: FilterPanel,

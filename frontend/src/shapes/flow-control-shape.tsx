@@ -36,7 +36,7 @@ function FlowControlPanel({ shape, onChange, errors, readOnly }: PanelProps<"flo
 
 export const flowControlShape = defineShape<"flow_control">({
   type: "flow_control",
-  color: "#3b5bdb",
+  color: "var(--shape-flow-control)",
   icon: "▦",
   summary: (s) => `Batches of ${s.size}`,
   Panel: FlowControlPanel,

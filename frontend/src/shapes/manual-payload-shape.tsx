@@ -36,7 +36,7 @@ function ManualPayloadPanel({ shape, onChange, errors, readOnly }: PanelProps<"m
 
 export const manualPayloadShape = defineShape<"manual_payload">({
   type: "manual_payload",
-  color: "#868e96",
+  color: "var(--shape-manual-payload)",
   icon: "✎",
   summary: (s) => (s.payload ? s.payload.replace(/\s+/g, " ").slice(0, 40) : "Empty payload"),
   Panel: ManualPayloadPanel,

@@ -143,7 +143,7 @@ function MapPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<"ma
 
 export const mapShape = defineShape<"map">({
   type: "map",
-  color: "#1098ad",
+  color: "var(--shape-map)",
   icon: "⇢",
   summary: (s) => `${s.mappings.length} mapping${s.mappings.length === 1 ? "" : "s"}`,
   Panel: MapPanel,

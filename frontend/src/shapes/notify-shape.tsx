@@ -77,7 +77,7 @@ function NotifyPanel({ shape, onChange, errors, readOnly }: PanelProps<"notify">
 
 export const notifyShape = defineShape<"notify">({
   type: "notify",
-  color: "#d6336c",
+  color: "var(--shape-notify)",
   icon: "✉",
   summary: (s) => (s.message ? s.message.slice(0, 40) : "No message"),
   Panel: NotifyPanel,

@@ -115,7 +115,7 @@ function RoutePanel({ shape, onChange, errors, readOnly }: PanelProps<"route">):
 
 export const routeShape = defineShape<"route">({
   type: "route",
-  color: "#e8590c",
+  color: "var(--shape-route)",
   icon: "⇉",
   summary: (s) =>
     s.mode === "parallel" ? "Parallel" : `${s.routes.length} route${s.routes.length === 1 ? "" : "s"}`,

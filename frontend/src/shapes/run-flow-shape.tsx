@@ -35,7 +35,7 @@ function RunFlowPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps
 
 export const runFlowShape = defineShape<"run_flow">({
   type: "run_flow",
-  color: "#364fc7",
+  color: "var(--shape-run-flow)",
   icon: "↪",
   summary: (s, l) => (s.flow === null ? "No flow chosen" : nameOf(l.flows, s.flow)),
   Panel: RunFlowPanel,

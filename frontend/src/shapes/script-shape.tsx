@@ -29,7 +29,7 @@ function ScriptPanel({ shape, onChange, errors, readOnly, lookups }: PanelProps<
 
 export const scriptShape = defineShape<"script">({
   type: "script",
-  color: "#ae3ec9",
+  color: "var(--shape-script)",
   icon: "ƒ",
   summary: (s, l) =>
     s.script === null

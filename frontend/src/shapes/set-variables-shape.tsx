@@ -80,7 +80,7 @@ function SetVariablesPanel({ shape, onChange, errors, readOnly }: PanelProps<"se
 
 export const setVariablesShape = defineShape<"set_variables">({
   type: "set_variables",
-  color: "#495057",
+  color: "var(--shape-set-variables)",
   icon: "𝑥",
   summary: (s) => (s.variables.length === 0 ? "No variables" : s.variables.map((v) => v.name).join(", ")),
   Panel: SetVariablesPanel,

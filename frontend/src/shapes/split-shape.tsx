@@ -68,7 +68,7 @@ function SplitPanel({ shape, onChange, errors, readOnly }: PanelProps<"split">):
 
 export const splitShape = defineShape<"split">({
   type: "split",
-  color: "#0ca678",
+  color: "var(--shape-split)",
   icon: "⋔",
   summary: (s) => `Split ${s.format}${s.format === "xml" && s.element ? ` <${s.element}>` : ""}`,
   Panel: SplitPanel,

@@ -137,7 +137,7 @@ function WebhookResponseFields(props: {
 
 export const triggerShape = defineShape<"trigger">({
   type: "trigger",
-  color: "#2f9e44",
+  color: "var(--shape-trigger)",
   icon: "▶",
   summary: (s) =>
     s.kind === "schedule"

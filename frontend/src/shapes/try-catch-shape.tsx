@@ -26,7 +26,7 @@ function TryCatchPanel({ shape, onChange, readOnly }: PanelProps<"try_catch">): 
 
 export const tryCatchShape = defineShape<"try_catch">({
   type: "try_catch",
-  color: "#e03131",
+  color: "var(--shape-try-catch)",
   icon: "⤳",
   summary: (s) => (s.partial_success ? "Partial success on catch" : "Succeeds on catch"),
   Panel: TryCatchPanel,

@@ -8,6 +8,7 @@ import { SHAPE_HEIGHT, SHAPE_WIDTH } from "../../lib/graph";
 import type { ConnectionEdge, ShapeNode } from "../../lib/serialize";
 import { isShapeType, SHAPES } from "../../shapes";
 import { useDesigner } from "../../store/designer";
+import { useTheme } from "../../theme";
 import type { Viewport } from "../../store/flow-session";
 import { DRAG_TYPE } from "./palette";
 
@@ -32,6 +33,7 @@ export function DesignerCanvas({
   const nodes = useDesigner((s) => s.nodes);
   const edges = useDesigner((s) => s.edges);
   const store = useDesigner.getState;
+  const theme = useTheme((s) => s.theme);
 
   const onDrop = (event: DragEvent): void => {
     event.preventDefault();
@@ -88,6 +90,7 @@ export function DesignerCanvas({
         defaultViewport={initialViewport}
         defaultEdgeOptions={EDGE_OPTIONS}
         proOptions={PRO_OPTIONS}
+        colorMode={theme}
       >
         <Background gap={16} />
         <Controls showInteractive={false} />
