@@ -41,7 +41,16 @@ from types import CodeType
 from typing import Any
 
 from scripts_app.sandbox import jail
-from scripts_app.sandbox.call import MAX_CACHED_CODE_BYTES, Limits, arm_limits, serve_one_call
+from scripts_app.sandbox.call import (
+    MAX_CACHED_CODE_BYTES,
+    RESPONSE_FRAME,
+    Limits,
+    _Breaches,
+    arm_limits,
+    handle_request,
+    serve_one_call,
+)
+from scripts_app.sandbox.policy import compile_script
 
 EXIT_FRAME = b"X"
 PID_FRAME = b"P"
@@ -105,6 +114,7 @@ class Zygote:
         signal.set_wakeup_fd(self.wakeup_write)
         self.selector.register(self.control, selectors.EVENT_READ, "control")
         self.selector.register(self.wakeup_read, selectors.EVENT_READ, "wakeup")
+        _warm_up_call_path(self.limits)
         # What the zygote holds now is shared with every call's process: keep the collector off those pages.
         gc.collect()
         gc.freeze()
@@ -170,6 +180,8 @@ class Zygote:
             os.close(cache_write)
             return
         if pid == 0:  # the call's process
+            # It lives for one call and ends with os._exit: a collection would only copy shared pages.
+            gc.disable()
             status = 70
             try:
                 self._become_call(call_socket, cache_write)
@@ -336,6 +348,51 @@ def _warm_up() -> None:
     for codec in ("latin-1", "ascii", "utf-16", "utf-32", "cp1252", "idna"):
         "x".encode(codec)
     time.localtime()
+
+
+WARM_UP_SCRIPT = (
+    'def handle(data):\n    print("warm", len(data))\n    data["meta"]["seen"] = "yes"\n    return data\n'
+)
+WARM_UP_ROUNDS = 40
+
+
+def _warm_up_call_path(limits: Limits) -> None:
+    """Run the call's own path (frames over a socket pair, the request's JSON, compiling and running a
+    fixed built-in script, encoding its result) in the zygote, before it freezes its heap.
+
+    CPython 3.11 specialises bytecode in place after a few executions and allocates lazily (key tables,
+    free lists): done here once, that work is shared with every call's process instead of being redone
+    (and copying the pages it writes) in each of them. Only this fixed script runs here, never a user's.
+    """
+    ours, theirs = socket.socketpair()
+    sender, receiver = Connection(ours.detach()), Connection(theirs.detach())
+    data = {"payload": "{}", "variables": {}, "meta": {"source": "warm-up"}, "flow": {"id": 0}}
+    request = {"op": "run", "code": WARM_UP_SCRIPT, "checksum": "", "data": data, "timeout": 1.0}
+    compiled = compile_script(WARM_UP_SCRIPT)
+    try:
+        for _ in range(WARM_UP_ROUNDS):
+            sender.send_bytes(json.dumps(request).encode())
+            received = json.loads(receiver.recv_bytes(1 << 20))
+            answer = handle_request(
+                received,
+                limits=limits,
+                breaches=_Breaches(),
+                cache={"warm": compiled},
+                send_compiled=lambda code: None,
+            )
+            receiver.send_bytes(RESPONSE_FRAME + answer)
+            json.loads(sender.recv_bytes(1 << 20)[1:])
+            received["checksum"] = "warm"
+            handle_request(
+                received,
+                limits=limits,
+                breaches=_Breaches(),
+                cache={"warm": compiled},
+                send_compiled=lambda code: None,
+            )
+    finally:
+        sender.close()
+        receiver.close()
 
 
 def _seccomp_holds(load: Any) -> bool:
