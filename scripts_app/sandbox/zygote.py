@@ -180,8 +180,10 @@ class Zygote:
             os.close(cache_write)
             return
         if pid == 0:  # the call's process
-            # It lives for one call and ends with os._exit: a collection would only copy shared pages.
-            gc.disable()
+            # It lives for one call and ends with os._exit: collect rarely (each collection writes to the
+            # pages it walks), but still collect, so a script making cyclic garbage in a loop is not cut
+            # off by the memory limit sooner than before.
+            gc.set_threshold(20_000, 20, 20)
             status = 70
             try:
                 self._become_call(call_socket, cache_write)

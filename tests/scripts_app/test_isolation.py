@@ -340,6 +340,29 @@ def test_a_filled_cache_does_not_pin_memory_for_later_calls(make_version: Make) 
     }
 
 
+def test_cyclic_garbage_made_in_a_loop_is_still_collected_in_a_call(make_version: Make) -> None:
+    # A call's process runs the collector rarely (it lives for one call), but it must still run it: about
+    # 130 MB of self-referencing dicts made and dropped one by one stay far under the 64 MiB limit.
+    cycles = make_version(
+        script(
+            """
+            def handle(data):
+                size = 2000 + len(data["payload"])
+                for index in range(60000):
+                    node = {"pad": "c" * size, "index": index}
+                    node["self"] = node
+                data["payload"] = "done"
+                return data
+            """
+        ),
+        name="Cycles",
+    )
+
+    outcome = run_script(cycles, data())  # raises ScriptError (MemoryError) if nothing is collected
+
+    assert outcome.payload == "done"
+
+
 # --- The server does no script work -------------------------------------------------------------------------
 
 
