@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -14,6 +15,7 @@ from config.api_errors import ApiError
 from designer import services
 from designer.crypto import SecretsUnreadable
 from designer.models import Connector, Endpoint, Flow, FlowVersion
+from designer.serializers import CONTROL_CHARACTERS
 
 
 class FlowVersionInlineForm(forms.ModelForm):
@@ -90,16 +92,27 @@ class FlowVersionAdmin(admin.ModelAdmin):
         return False
 
 
+def no_control_characters(value: str) -> None:
+    if CONTROL_CHARACTERS.search(value or ""):
+        raise ValidationError("Must not contain control characters (a line break, a tab ...).")
+
+
 class ConnectorAdminForm(forms.ModelForm):
     """Secrets are never rendered: an empty input keeps the stored value, a tick under 'clear' removes it."""
 
     base_url = forms.URLField(max_length=2000, assume_scheme="https")
     token_url = forms.URLField(max_length=2000, required=False, assume_scheme="https")
-    password = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False))
-    token = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False))
-    api_key = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False))
+    password = forms.CharField(
+        required=False, validators=[no_control_characters], widget=forms.PasswordInput(render_value=False)
+    )
+    token = forms.CharField(
+        required=False, validators=[no_control_characters], widget=forms.PasswordInput(render_value=False)
+    )
+    api_key = forms.CharField(
+        required=False, validators=[no_control_characters], widget=forms.PasswordInput(render_value=False)
+    )
     client_secret = forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+        required=False, validators=[no_control_characters], widget=forms.PasswordInput(render_value=False)
     )
     clear_secrets = forms.MultipleChoiceField(
         required=False,
@@ -122,6 +135,8 @@ class ConnectorAdminForm(forms.ModelForm):
             "scope",
             "default_headers",
             "timeout",
+            "allowed_hosts",
+            "cross_origin_redirects",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -133,7 +148,14 @@ class ConnectorAdminForm(forms.ModelForm):
             secrets[name] = ""
         # Check the auth requirements on a copy; the real write happens in save_model.
         fields = {name: data[name] for name in self.Meta.fields if name in data}
-        probe = Connector(secrets_encrypted=self.instance.secrets_encrypted if self.instance.pk else "")
+        stored = self.instance if self.instance.pk else Connector()
+        probe = Connector(
+            pk=stored.pk,
+            base_url=stored.base_url,
+            token_url=stored.token_url,
+            allowed_hosts=list(stored.allowed_hosts or []),
+            secrets_encrypted=stored.secrets_encrypted,
+        )
         try:
             services.apply_connector_changes(probe, fields, secrets)
         except ApiError as exc:
@@ -152,7 +174,20 @@ class ConnectorAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "base_url"]
     readonly_fields = ["secrets_set", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "base_url", "timeout", "default_headers"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "description",
+                    "base_url",
+                    "timeout",
+                    "default_headers",
+                    "allowed_hosts",
+                    "cross_origin_redirects",
+                ]
+            },
+        ),
         (
             "Authentication",
             {

@@ -1,10 +1,10 @@
-"""Test a connector from the designer: one real request through the connector shape's client and auth.
+"""Test a connector from the designer: one real request, built and sent exactly as the connector shape does.
 
-The request is built like the connector shape builds it (base URL + endpoint path, endpoint query and
-headers over the connector's default headers, rendered with the given variables), authenticated by
-`runs.engine.auth.credentials` (an OAuth2 token is fetched anew, so the client credentials are checked too)
-and sent with `runs.http.build_client` / `send` and the connector's timeout. Every failure becomes
-`ok: false` with a message; secrets are redacted from everything returned.
+The request comes from `connectors.requests.build_request` (base URL + endpoint path, endpoint query and
+headers over the connector's default headers, rendered with the given variables), is authenticated by
+`connectors.auth.connector_auth` (an OAuth2 token is fetched anew, so the client credentials are checked too)
+and sent with `connectors.client.send` with the connector's timeout, trusted origins and redirect policy.
+Every failure becomes `ok: false` with a message; every form of every secret is redacted from the answer.
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
+from connectors.auth import connector_auth, connector_redactor, invalidate_token, trusted_origins
+from connectors.client import build_client, send
+from connectors.errors import ConnectorError
+from connectors.requests import build_request
 from designer.models import Connector, Endpoint
-from runs.engine import auth
-from runs.errors import ConnectorError
-from runs.http import build_client, send
 from runs.templating import TemplateError, render_template, template_context, uses_payload
 
 BODY_EXCERPT_CHARS = 2000
 # A whole exchange may take this many times the connector's timeout (as in the connector shape).
-TOTAL_TIME_FACTOR = 3
+TOTAL_TIME_FACTOR = 2
 
 
 @dataclass
@@ -45,51 +47,22 @@ class ConnectionCheck:
         }
 
 
-def _render(source: Any, variables: dict[str, str]) -> str:
-    text = "" if source is None else str(source)
-    context = template_context(
-        payload=None,
-        meta={},
-        variables=variables,
-        flow={"id": None, "name": "", "run_id": None, "variables": {}},
-        parse=uses_payload(text),
-    )
-    return render_template(text, context)
+def _renderer(variables: dict[str, str]) -> Any:
+    def render(source: Any) -> str:
+        text = "" if source is None else str(source)
+        context = template_context(
+            payload=None,
+            meta={},
+            variables=variables,
+            flow={"id": None, "name": "", "run_id": None, "variables": {}},
+            parse=uses_payload(text),
+        )
+        return render_template(text, context)
+
+    return render
 
 
-def _request(
-    client: httpx.Client,
-    connector: Connector,
-    endpoint: Endpoint | None,
-    variables: dict[str, str],
-    creds: auth.Credentials,
-) -> httpx.Request:
-    headers = {str(k): _render(v, variables) for k, v in (connector.default_headers or {}).items()}
-    if endpoint is None:
-        method, url, params, content = "GET", connector.base_url, {}, None
-    else:
-        path = _render(endpoint.path, variables).strip()
-        if path.startswith(("http://", "https://")):
-            url = path
-        elif path:
-            url = connector.base_url.rstrip("/") + "/" + path.lstrip("/")
-        else:
-            url = connector.base_url
-        method = endpoint.method.upper()
-        params = {str(k): _render(v, variables) for k, v in (endpoint.query or {}).items()}
-        headers.update({str(k): _render(v, variables) for k, v in (endpoint.headers or {}).items()})
-        content = None
-        if endpoint.body_template and method not in ("GET", "HEAD"):
-            content = _render(endpoint.body_template, variables).encode("utf-8")
-    return client.build_request(
-        method,
-        url,
-        params={**params, **creds.query} or None,
-        headers={**headers, **creds.headers},
-        content=content,
-    )
-
-
+@sensitive_variables()
 def check_connection(
     *, connector: Connector, endpoint: Endpoint | None = None, variables: dict[str, str] | None = None
 ) -> ConnectionCheck:
@@ -97,18 +70,32 @@ def check_connection(
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     timeout = float(connector.timeout)
     max_bytes = int(settings.PATCHBAY_MAX_PAYLOAD_BYTES)
-    secrets = [value for value in connector.get_secrets().values() if value and len(value) >= 3]
+    redactor = connector_redactor(connector)
     clock = time.monotonic()
     status: int | None = None
     body = ""
     error: str | None = None
     try:
-        auth.invalidate_token(connector)
-        creds = auth.credentials(connector, timeout=timeout, max_bytes=max_bytes)
-        secrets.extend(creds.secrets)
+        invalidate_token(connector)
+        auth = connector_auth(connector, timeout=timeout, max_bytes=max_bytes)
+        redactor.extend(auth.redactor)
+        spec = build_request(
+            connector=connector, endpoint=endpoint, render=_renderer(variables), payload=None
+        )
+        auth.prepare()
+        redactor.extend(auth.redactor)
         with build_client(timeout=timeout) as client:
-            request = _request(client, connector, endpoint, variables, creds)
-            response = send(client, request, max_bytes=max_bytes, total_seconds=timeout * TOTAL_TIME_FACTOR)
+            response = send(
+                client,
+                spec.build(client),
+                max_bytes=max_bytes,
+                total_seconds=timeout * TOTAL_TIME_FACTOR,
+                auth=auth,
+                trusted=trusted_origins(connector),
+                redirects=connector.cross_origin_redirects,
+                redactor=redactor,
+            )
+        redactor.extend(auth.redactor)
         status = response.status
         body = response.text
         if not 200 <= status < 300:
@@ -124,6 +111,6 @@ def check_connection(
         ok=error is None,
         status=status,
         duration_ms=duration_ms,
-        error=auth.redact_text(error, secrets) if error is not None else None,
-        body_excerpt=auth.redact_text(body, secrets)[:BODY_EXCERPT_CHARS],
+        error=redactor.text(error) if error is not None else None,
+        body_excerpt=redactor.text(body)[:BODY_EXCERPT_CHARS],
     )

@@ -140,6 +140,10 @@ class Connector(models.Model):
         API_KEY_QUERY = "api_key_query", "API key in the query"
         OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials", "OAuth2 client credentials"
 
+    class CrossOriginRedirects(models.TextChoices):
+        DROP_CREDENTIALS = "drop_credentials", "Follow without credentials"
+        REFUSE = "refuse", "Refuse"
+
     # Which secret each auth type needs (the API refuses a connector that lacks it).
     SECRET_FIELDS = ("password", "token", "api_key", "client_secret")
 
@@ -158,6 +162,12 @@ class Connector(models.Model):
     scope = models.CharField(max_length=1000, blank=True)
     default_headers = models.JSONField(default=dict, blank=True)
     timeout = models.FloatField(default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(3600)])
+    # Credentials go only to the base URL's origin and to these hosts ("host" or "host:port"): redirects and
+    # next-page URLs elsewhere get none (connectors.origins.TrustedOrigins).
+    allowed_hosts = models.JSONField(default=list, blank=True)
+    cross_origin_redirects = models.CharField(
+        max_length=20, choices=CrossOriginRedirects.choices, default=CrossOriginRedirects.DROP_CREDENTIALS
+    )
     secrets_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

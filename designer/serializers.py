@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +25,46 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
     return value
 
 
+# C0 / C1 control characters and DEL: a pasted secret or header value carrying one (a trailing newline) would
+# break the request, and the transport error would quote it.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HOST_ENTRY = re.compile(
+    r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$"
+)
+
+
+def refuse_control_characters(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise serializers.ValidationError(
+            "Must not contain control characters (a line break, a tab or another invisible character)."
+        )
+    return value
+
+
+def header_map_problem(value: dict[str, str], what: str) -> str | None:
+    for name, text in value.items():
+        if not HEADER_NAME.match(name):
+            return f"{what}: {name!r} is not a valid header name."
+        if CONTROL_CHARACTERS.search(text):
+            return f"{what}: the value of {name!r} must not contain control characters."
+    return None
+
+
+class SecretField(serializers.CharField):
+    """A write-only secret: surrounding whitespace trimmed, control characters refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            write_only=True,
+            required=False,
+            allow_blank=True,
+            trim_whitespace=True,
+            validators=[refuse_control_characters],
+            **kwargs,
+        )
+
+
 class StringMapField(serializers.JSONField):
     """A JSON object of names to strings (headers, query parameters, flow variables)."""
 
@@ -44,12 +85,10 @@ class ConnectorSerializer(serializers.ModelSerializer):
     Responses only name the secrets that are set (`secrets_set`), never their values.
     """
 
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
-    token = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
-    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
-    client_secret = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, trim_whitespace=False
-    )
+    password = SecretField()
+    token = SecretField()
+    api_key = SecretField()
+    client_secret = SecretField()
     secrets_set = serializers.SerializerMethodField()
     default_headers = StringMapField(what="Default headers", required=False)
     revision = serializers.IntegerField(
@@ -57,6 +96,13 @@ class ConnectorSerializer(serializers.ModelSerializer):
         min_value=1,
         max_value=INT32_MAX,
         help_text="The revision a change is based on (from the GET); a stale one gets 409.",
+    )
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=100,
+        help_text="Hosts ('host' or 'host:port') besides the base URL's that may receive the credentials"
+        " (redirects and next-page URLs).",
     )
 
     class Meta:
@@ -74,6 +120,8 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "scope",
             "default_headers",
             "timeout",
+            "allowed_hosts",
+            "cross_origin_redirects",
             "password",
             "token",
             "api_key",
@@ -96,6 +144,41 @@ class ConnectorSerializer(serializers.ModelSerializer):
         if not value.lower().startswith(("http://", "https://")):
             raise serializers.ValidationError("The base URL must start with http:// or https://.")
         return value
+
+    def validate_token_url(self, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("The token URL must start with http:// or https://.")
+        return value
+
+    def validate_username(self, value: str) -> str:
+        if ":" in value:
+            raise serializers.ValidationError("A basic-auth username cannot contain ':'.")
+        return refuse_control_characters(value)
+
+    def validate_client_id(self, value: str) -> str:
+        return refuse_control_characters(value)
+
+    def validate_api_key_name(self, value: str) -> str:
+        if value and not HEADER_NAME.match(value):
+            raise serializers.ValidationError(
+                "Must be a header or query parameter name (letters, digits, -_.)."
+            )
+        return value
+
+    def validate_default_headers(self, value: dict[str, str]) -> dict[str, str]:
+        problem = header_map_problem(value, "Default headers")
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_allowed_hosts(self, value: list[str]) -> list[str]:
+        hosts = []
+        for entry in value:
+            host = entry.strip().lower()
+            if not HOST_ENTRY.match(host) or host.startswith("*"):
+                raise serializers.ValidationError(f"{entry!r} is not a host name ('host' or 'host:port').")
+            hosts.append(host)
+        return sorted(set(hosts))
 
     def split_secrets(self) -> tuple[dict[str, Any], dict[str, str | None]]:
         """(plain fields, secrets) of the validated data."""
@@ -193,6 +276,12 @@ class EndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
+        problem = header_map_problem(value, "Headers")
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_pre_request_script(self, script: Script | None) -> Script | None:
         if script is not None and resolve_script_version(script_id=script.pk, version=None) is None:

@@ -72,7 +72,7 @@ def _send_email(channel: NotificationChannel, alert: dict[str, Any]) -> None:
 
 
 def _send_webhook(channel: NotificationChannel, alert: dict[str, Any]) -> None:
-    from runs.http import build_client
+    from connectors.client import build_client
 
     body = json.dumps({"text": alert_text(alert), **alert}).encode("utf-8")
     headers = {

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from connectors.errors import ConnectorError
+
+__all__ = ["ConnectorError", "PayloadTooLarge", "RunRefused"]
+
 
 class RunRefused(Exception):
     """A run cannot be started, retried or stopped in its current state (the API answers 4xx)."""
@@ -9,16 +13,6 @@ class RunRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class ConnectorError(Exception):
-    """An outbound HTTP call failed. The retry policy reads only `retryable`."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class PayloadTooLarge(Exception):

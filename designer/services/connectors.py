@@ -9,6 +9,7 @@ from django.db import transaction
 
 from config.api_errors import ApiError
 from config.revisions import check_revision
+from connectors.origins import normalise_host, origin_of
 from designer.models import Connector, Endpoint, FlowVersion
 
 # Which settings each authentication type needs: (field, is_secret, message).
@@ -40,9 +41,14 @@ def apply_connector_changes(
 ) -> None:
     """Sets fields and merges secrets on `connector` without saving: a secret whose value is None keeps its
     stored value, "" clears it. Raises ApiError (400) when the auth type lacks what it needs."""
+    moved = connector.pk is not None and _credentials_move(connector, fields)
     for name, value in fields.items():
         setattr(connector, name, value)
     current = connector.get_secrets() if connector.secrets_encrypted else {}
+    if moved:
+        # The secrets were given for the old origin: an editor who points the connector elsewhere (and then
+        # tests the connection) must not have them delivered there. Secrets given in this request stay.
+        current = {}
     for name, value in secrets.items():
         if value is None:
             continue
@@ -56,8 +62,30 @@ def apply_connector_changes(
         if not (current.get(field) if is_secret else getattr(connector, field))
     ]
     if problems:
+        if moved:
+            raise ApiError(
+                "The connector now points to another origin, so its stored secrets were not kept:"
+                " give them again in the same request.",
+                problems,
+            )
         raise ApiError("The connector's authentication settings are incomplete.", problems)
     connector.set_secrets(current)
+
+
+def _credentials_move(connector: Connector, fields: dict[str, Any]) -> bool:
+    """True when `fields` send the connector's credentials to an origin they were not given for: the base
+    URL or token URL on another origin, or a host added to the allowed hosts."""
+    for name in ("base_url", "token_url"):
+        if name not in fields:
+            continue
+        old, new = getattr(connector, name) or "", fields[name] or ""
+        if new and (not old or origin_of(old) != origin_of(new)):
+            return True
+    if "allowed_hosts" in fields:
+        old_hosts = {normalise_host(h) for h in connector.allowed_hosts or []}
+        if {normalise_host(h) for h in fields["allowed_hosts"] or []} - old_hosts:
+            return True
+    return False
 
 
 def create_connector(*, secrets: dict[str, str | None] | None = None, **fields: Any) -> Connector:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from connectors.redaction import Redactor
 from runs.engine.outcome import StepFailed, WorkPayload
 from runs.models import LogLine, Run, Step
 from runs.templating import render_template, template_context, uses_payload
@@ -56,6 +57,10 @@ class StepContext:
     def log(self, level: str, message: str, data: Any = None) -> None:
         """Add a line to the run log, stored with the step's checkpoint (runs.engine.runner)."""
         self.runner.log(step=self.step, level=level, message=message, data=data)
+
+    def remember_secrets(self, redactor: Redactor) -> None:
+        """Secrets a shape sends: whatever the run stores or shows from now on has them redacted."""
+        self.runner.redactor.extend(redactor)
 
     def extend_lease(self, seconds: float) -> None:
         """Make the lease last at least `seconds` more (plus the usual lease) before a long blocking call."""

@@ -25,6 +25,8 @@ from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from connectors.auth import graph_redactor
+from connectors.redaction import Redactor
 from runs.conditions import ConditionError
 from runs.engine.context import StepContext
 from runs.engine.graph import Graph
@@ -123,6 +125,8 @@ class Runner:
         # The in-memory copy of the run's WorkItem rows (top of the stack last); "_row" is a row's id.
         self.items: list[dict[str, Any]] = []
         self.deleted_rows: list[int] = []
+        # Every secret a connector shape of this run sent; redacted from what the run stores and shows.
+        self.redactor = Redactor()
         # The journal of the step in progress: log lines and payload rows not written yet. They go to the
         # database together, in the transaction that records the step (numbered there, see
         # runs.lifecycle.save_checkpoint), so a step costs a few statements instead of one per row.
@@ -133,9 +137,15 @@ class Runner:
     # --- the journal --------------------------------------------------------------------------------------
     def log(self, *, step: Step | None, level: str, message: str, data: Any = None) -> None:
         """Add a line to the run log; it is stored (and sent to watchers) with the step's checkpoint."""
+        if self.redactor:
+            message, data = self.redactor.text(message), self.redactor.value(data)
         self.lines.append(
             new_log_line(run_id=self.run.pk, step=step, level=level, message=message, data=data)
         )
+
+    def _redacted(self, text: str | None) -> str | None:
+        """The copy of `text` that may be stored or shown (the connectors' secrets replaced)."""
+        return self.redactor.optional_text(text) if self.redactor else text
 
     def _take_lines(self) -> list[LogLine]:
         lines, self.lines = self.lines, []
@@ -179,6 +189,8 @@ class Runner:
         self.graph = Graph(self.run.flow_version.graph or {})
         checkpoint = self.run.checkpoint or {}
         if checkpoint.get("started"):
+            # Resumed: earlier steps' connectors sent secrets that the data in flight may still carry.
+            self.redactor.extend(graph_redactor(self.run.flow_version.graph or {}))
             self.state = checkpoint
             self.items = [
                 {**row.data, "_row": row.pk} for row in WorkItem.objects.filter(run=self.run).order_by("id")
@@ -324,15 +336,16 @@ class Runner:
                 started_at=now,
                 attempts=1,
             )
+            shown = self._redacted(text)
             self.payloads.append(
                 build_payload(
                     run=self.run,
                     step=step,
                     direction=Payload.Direction.INPUT,
                     index=0,
-                    text=text,
-                    meta=item.get("meta"),
-                    file_name=item.get("file"),
+                    text=shown,
+                    meta=self.redactor.value(item.get("meta")),
+                    file_name=item.get("file") if shown == text else None,
                 )
             )
             self.state["stats"]["steps"] += 1
@@ -383,6 +396,8 @@ class Runner:
         work = WorkPayload(payload=text, meta=dict(item.get("meta") or {}))
         context = StepContext(runner=self, step=step, shape=shape)
         outcome = self._run_shape(context, work)
+        # The error becomes the step's and maybe the run's error and log lines: never with a secret in it.
+        outcome.error = self.redactor.text(outcome.error)
         if outcome.http_status is not None:
             step.http_status = outcome.http_status
         if outcome.kind == "retry":
@@ -419,16 +434,20 @@ class Runner:
         for index, emit in enumerate(outcome.emits):
             emit.payload = storable_text(emit.payload)
             meta = _string_meta(emit.meta)
+            shown = self._redacted(emit.payload)
             stored = build_payload(
                 run=self.run,
                 step=step,
                 direction=Payload.Direction.OUTPUT,
                 index=index,
-                text=emit.payload,
-                meta=meta,
+                text=shown,
+                meta=self.redactor.value(meta),
             )
             self.payloads.append(stored)
-            ref = self._payload_ref(emit.payload, stored.file.name if stored.file else None)
+            # The redacted copy is only for people: the next shapes get the payload as it was.
+            shared_file = stored.file.name if stored.file and shown == emit.payload else None
+            # Unredacted and referenced only by work items, that file goes with them (runs.retention).
+            ref = self._payload_ref(emit.payload, shared_file)
             if last:
                 self.state["final"] = ref
             scopes = list(item.get("scopes") or [])
@@ -583,7 +602,7 @@ class Runner:
     ) -> None:
         now = timezone.now()
         final_ref = self.state.get("final")
-        final_payload = self._load(final_ref) if final_ref else None
+        final_payload = self._redacted(self._load(final_ref)) if final_ref else None
         started = self.run.started_at or now
         stats = self.state.get("stats", {})
         insights = {
@@ -624,7 +643,8 @@ class Runner:
         # Recording the failure must not need a stored payload: the error may be that it is gone, and a
         # run that cannot be failed stays running, re-queued at every lease expiry.
         self.state.pop("final", None)
-        self._finish(Run.Status.FAILED, error=f"Internal engine error: {type(exc).__name__}: {exc}")
+        error = self.redactor.text(f"Internal engine error: {type(exc).__name__}: {exc}")
+        self._finish(Run.Status.FAILED, error=error)
 
 
 def _int(value: Any, default: int) -> int:

@@ -24,10 +24,10 @@ from datetime import datetime
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from connectors.client import close_kept_clients
 from runs import lifecycle
 from runs.engine import execute_claimed_run
 from runs.executors import register_local_executor, unregister_local_executor
-from runs.http import close_kept_clients
 from runs.retention import prune_runs
 from runs.triggers.schedule import fire_due_schedules
 from runs.triggers.waiters import notify_run_finished

@@ -123,7 +123,7 @@ def test_a_connector_pointed_at_its_own_webhook_stops_at_the_chain_limit(self_ca
         )
         return httpx.Response(answer.status_code, content=answer.content)
 
-    from runs.http import use_transport
+    from connectors.client import use_transport
 
     with use_transport(httpx.MockTransport(forward)):
         assert (

@@ -6,9 +6,9 @@ import json
 
 import httpx
 
+from connectors.client import use_transport
 from designer.models import Connector, Endpoint
 from designer.services import create_connector
-from runs.http import use_transport
 from tests.designer.conftest import SHOP_SECRET
 
 CLIENT_SECRET = "oauth-client-s3cr3t"

@@ -260,7 +260,7 @@ def test_the_error_flow_runs_with_the_failed_runs_details(make_flow):
 def test_retries_exhausted_is_its_own_outcome(make_flow, make_connector, make_endpoint, settings):
     import httpx
 
-    from runs.http import use_transport
+    from connectors.client import use_transport
 
     settings.PATCHBAY_RETRY_DELAY = 0.01
     connector = make_connector()

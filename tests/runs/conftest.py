@@ -15,12 +15,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from connectors.auth import clear_token_cache
+from connectors.client import use_transport
 from designer.models import Connector, Endpoint, Flow
 from designer.services import create_connector, create_flow, deploy_flow
 from runs import services
 from runs.engine import execute_run
-from runs.engine.auth import clear_token_cache
-from runs.http import use_transport
 from runs.models import Run
 from scripts_app.models import Script, ScriptVersion
 from tests.conftest import endpoint_as_the_api_creates_it

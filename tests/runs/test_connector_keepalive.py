@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.client import use_transport
 from runs import services
-from runs.http import use_transport
 from runs.models import Run
 from tests.runs.conftest import run_once, shape
 

@@ -15,31 +15,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.auth import ConnectorAuth, connector_auth, invalidate_token, trusted_origins
+from connectors.client import HttpResponse, connector_client, send
+from connectors.errors import ConnectorError
+from connectors.pagination import Pager
+from connectors.requests import RequestSpec, build_request
 from designer.models import Connector, Endpoint
 from runs import chain
-from runs.engine import auth
 from runs.engine.context import StepContext
 from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
-from runs.engine.pagination import Pager, RequestSpec
-from runs.errors import ConnectorError
-from runs.http import HttpResponse, connector_client, send
 from runs.models import Attempt, LogLine
 from runs.payloads import storable_text
 
-METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
-CONTENT_TYPES = {
-    "json": "application/json",
-    "form": "application/x-www-form-urlencoded",
-    "xml": "application/xml",
-    "raw": "text/plain; charset=utf-8",
-}
 # Request and response bodies kept on an Attempt row are cut at this many characters.
 ATTEMPT_BODY_LIMIT = 64 * 1024
 RETRY_STATUSES = (408, 429)
@@ -131,80 +124,46 @@ class ConnectorCall:
         self.script_id = context.settings.get("response_script")
         self.script_version = context.settings.get("response_script_version")
         self.last_status: int | None = None
+        self.trusted = trusted_origins(connector)
 
     # --- building the request ----------------------------------------------------------------------------
     def _render(self, template: Any) -> str:
         return self.context.render(template, self.work, self.variables)
 
     def build_request(self) -> RequestSpec:
-        endpoint, connector = self.endpoint, self.connector
-        path = self._render(endpoint.path).strip()
-        if path.startswith(("http://", "https://")):
-            url = path
-        elif path:
-            url = connector.base_url.rstrip("/") + "/" + path.lstrip("/")
-        else:
-            url = connector.base_url
-        params = {str(k): self._render(v) for k, v in (endpoint.query or {}).items()}
-        headers = {str(k): self._render(v) for k, v in (connector.default_headers or {}).items()}
-        headers.update({str(k): self._render(v) for k, v in (endpoint.headers or {}).items()})
+        spec = build_request(
+            connector=self.connector, endpoint=self.endpoint, render=self._render, payload=self.work.payload
+        )
         # A webhook of this installation called by this run carries on its trigger chain (runs/chain.py).
-        headers[chain.HEADER] = chain.outbound_token(self.context.run)
-        method = endpoint.method.upper()
-        content: bytes | None = None
-        if method in METHODS_WITH_BODY:
-            body_format = endpoint.body_format or "json"
-            if endpoint.body_template:
-                text = self._render(endpoint.body_template)
-                if body_format == "json":
-                    try:
-                        json.loads(text)
-                    except ValueError as exc:
-                        raise StepFailed(f"The body template did not render valid JSON: {exc}") from exc
-                elif body_format == "form":
-                    text = self._form_body(text)
-                content = text.encode("utf-8")
-            elif self.work.payload is not None and method != "DELETE":
-                content = self.work.payload.encode("utf-8")
-            if content is not None and not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = CONTENT_TYPES.get(body_format, CONTENT_TYPES["raw"])
-        return RequestSpec(method=method, url=url, params=params, headers=headers, content=content)
-
-    @staticmethod
-    def _form_body(text: str) -> str:
-        try:
-            fields = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(fields, dict):
-            return urlencode({str(k): "" if v is None else str(v) for k, v in fields.items()})
-        return text
+        spec.headers[chain.HEADER] = chain.outbound_token(self.context.run)
+        return spec
 
     # --- one request -------------------------------------------------------------------------------------
     def _record(
         self,
         *,
         request: httpx.Request,
-        creds: auth.Credentials,
+        auth: ConnectorAuth,
         started: datetime,
         duration_ms: float,
         response: HttpResponse | None,
         judgement: Judgement,
     ) -> None:
-        secrets = creds.secrets
+        redactor = auth.redactor
+        self.context.remember_secrets(redactor)
         body = request.content.decode("utf-8", errors="replace") if request.content else None
         request_record = {
             "method": request.method,
-            "url": auth.redact_url(request.url, creds.redact_query, secrets),
-            "headers": auth.redact_headers(request.headers, creds.redact_headers, secrets),
-            "body": auth.redact_text(_cut(body) or "", secrets) if body else body,
+            "url": redactor.url(request.url, auth.query_names),
+            "headers": redactor.headers(request.headers, auth.header_names),
+            "body": redactor.text(_cut(body) or "") if body else body,
         }
         response_record = None
         if response is not None:
             response_record = {
                 "status": response.status,
-                "headers": auth.redact_headers(response.headers, set(), secrets),
-                "body": auth.redact_text(_cut(response.text) or "", secrets),
+                "headers": redactor.headers(response.headers),
+                "body": redactor.text(_cut(response.text) or ""),
             }
         with transaction.atomic():
             Attempt.objects.create(
@@ -217,7 +176,7 @@ class ConnectorCall:
                 http_status=response.status if response is not None else None,
                 outcome=judgement.outcome,
                 response_code=judgement.response_code,
-                message=auth.redact_text(judgement.message or judgement.error, secrets)[:10000],
+                message=redactor.text(judgement.message or judgement.error)[:10000],
             )
             where = f"Attempt {self.attempt_number}: {request.method} {request_record['url']}"
             if response is not None:
@@ -226,36 +185,39 @@ class ConnectorCall:
                 text = f"{where} failed after {duration_ms:.0f} ms: {judgement.error}"
             if judgement.outcome != "continue":
                 text += f" ({judgement.outcome.replace('_', ' ')})"
-            self.context.log(
-                OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), auth.redact_text(text, secrets)
-            )
+            self.context.log(OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), redactor.text(text))
 
     def request_once(
         self, spec: RequestSpec, *, reauthenticated: bool
     ) -> tuple[Judgement, HttpResponse | None]:
         self.context.extend_lease(self.timeout * TOTAL_TIME_FACTOR)
-        creds = auth.credentials(self.connector, timeout=self.timeout, max_bytes=self.max_bytes)
-        if creds.token_fetched:
+        # 401s are judged here (recorded as attempts, seen by the response script), not inside the auth.
+        auth = connector_auth(
+            self.connector, timeout=self.timeout, max_bytes=self.max_bytes, refresh_on_401=False
+        )
+        self.context.remember_secrets(auth.redactor)
+        if auth.prepare():
+            self.context.remember_secrets(auth.redactor)
             self.context.add_stat("http_calls", 1)
             self.context.log(
                 LogLine.Level.INFO, f"Fetched an OAuth2 token for connector '{self.connector.name}'"
             )
-        # A kept-alive client of this connector (runs.http): no new client or connection per request.
+        # A kept-alive client of this connector (connectors.client): no new client or connection per request.
         with nullcontext(connector_client(connector_id=self.connector.pk, timeout=self.timeout)) as client:
-            request = client.build_request(
-                spec.method,
-                spec.url,
-                params={**spec.params, **creds.query} or None,
-                headers={**spec.headers, **creds.headers},
-                content=spec.content,
-            )
+            request = spec.build(client)
             self.attempt_number += 1
             started = timezone.now()
             clock = time.monotonic()
             response: HttpResponse | None = None
             try:
                 response = send(
-                    client, request, max_bytes=self.max_bytes, total_seconds=self.timeout * TOTAL_TIME_FACTOR
+                    client,
+                    request,
+                    max_bytes=self.max_bytes,
+                    total_seconds=self.timeout * TOTAL_TIME_FACTOR,
+                    auth=auth,
+                    trusted=self.trusted,
+                    redirects=self.connector.cross_origin_redirects,
                 )
             except ConnectorError as exc:
                 judgement = Judgement(
@@ -273,7 +235,7 @@ class ConnectorCall:
                 judgement = Judgement(outcome="script_error", error=exc.message, message=exc.message)
         self._record(
             request=request,
-            creds=creds,
+            auth=auth,
             started=started,
             duration_ms=duration_ms,
             response=response,
@@ -358,7 +320,7 @@ class ConnectorCall:
         if judgement.outcome != "reauthenticate":
             return judgement, response
         # Code 4 / a 401 with OAuth2: fetch new credentials and try the request once more, at once.
-        auth.invalidate_token(self.connector)
+        invalidate_token(self.connector)
         self.connector.refresh_from_db()
         self.context.log(LogLine.Level.WARNING, f"Re-authenticating connector '{self.connector.name}'")
         judgement, response = self.request_once(spec, reauthenticated=True)
@@ -372,7 +334,7 @@ class ConnectorCall:
         return judgement, response
 
     def execute(self) -> Outcome:
-        pager = Pager(self.endpoint.pagination)
+        pager = Pager(self.endpoint.pagination, trusted=self.trusted)
         max_pages = self.context.settings.get("max_pages") or (self.endpoint.pagination or {}).get(
             "max_pages"
         )

@@ -1,29 +1,24 @@
 """Endpoint pagination: page number, offset / limit, next URL in the body, `Link` header, cursor.
 
 `Endpoint.pagination` is `{"style": ..., options}` (see designer.models.Endpoint). Every page is one output
-payload; a pager only decides the next request from the current one and its response.
+payload; a pager only decides the next request from the current one and its response. A next-page URL
+(`next_url`, `Link`) on another origin than the connector's is refused with `PaginationError` unless the
+connector lists its host (`Connector.allowed_hosts`): the response must not choose where credentials go.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from runs.engine.outcome import StepFailed
-
-
-@dataclass
-class RequestSpec:
-    method: str
-    url: str
-    params: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    content: bytes | None = None
+from connectors.errors import PaginationError
+from connectors.origins import TrustedOrigins, describe_origin
+from connectors.requests import RequestSpec
 
 
 def _int(options: dict[str, Any], name: str, default: int) -> int:
@@ -34,11 +29,12 @@ def _int(options: dict[str, Any], name: str, default: int) -> int:
 
 
 class Pager:
-    def __init__(self, options: dict[str, Any] | None) -> None:
+    def __init__(self, options: dict[str, Any] | None, *, trusted: TrustedOrigins | None = None) -> None:
         self.options = dict(options or {})
+        self.trusted = trusted
         self.style = str(self.options.get("style") or "none")
         if self.style not in {"none", "page_number", "offset_limit", "next_url", "link_header", "cursor"}:
-            raise StepFailed(f"Unknown pagination style {self.style!r}.")
+            raise PaginationError(f"Unknown pagination style {self.style!r}.")
 
     @property
     def active(self) -> bool:
@@ -59,13 +55,13 @@ class Pager:
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise StepFailed(f"Pagination ({self.style}) needs a JSON response body: {exc}") from exc
+            raise PaginationError(f"Pagination ({self.style}) needs a JSON response body: {exc}") from exc
 
     def _search(self, expression: str, document: Any) -> Any:
         try:
             return jmespath.search(expression, document)
         except JMESPathError as exc:
-            raise StepFailed(f"Pagination: invalid JMESPath {expression!r}: {exc}") from exc
+            raise PaginationError(f"Pagination: invalid JMESPath {expression!r}: {exc}") from exc
 
     def _items(self, text: str) -> list[Any] | None:
         if not text.strip():
@@ -78,6 +74,17 @@ class Pager:
             return []
         return items if isinstance(items, list) else None
 
+    def _checked(self, url: str) -> str:
+        if url.split(":", 1)[0].lower() not in ("http", "https"):
+            raise PaginationError(f"Pagination ({self.style}): the next page URL is not an http(s) URL.")
+        if self.trusted is not None and not self.trusted.trusts(url):
+            raise PaginationError(
+                f"Pagination ({self.style}): the next page is on another origin ({describe_origin(url)});"
+                " it is not followed, so the connector's credentials stay with it. List the host in the"
+                " connector's allowed hosts to follow it."
+            )
+        return url
+
     def next(
         self, spec: RequestSpec, *, body: str, links: dict[str, dict[str, str]], url: str
     ) -> RequestSpec | None:
@@ -87,7 +94,7 @@ class Pager:
         if self.style in ("page_number", "offset_limit"):
             items = self._items(body)
             if items is None:
-                raise StepFailed(
+                raise PaginationError(
                     f"Pagination ({self.style}): the page's items are not a list (set items_path)."
                 )
             if self.style == "page_number":
@@ -110,12 +117,12 @@ class Pager:
             )
             if not next_url:
                 return None
-            return replace(spec, url=urljoin(url, str(next_url)), params={})
+            return replace(spec, url=self._checked(urljoin(url, str(next_url))), params={})
         if self.style == "link_header":
             link = links.get("next")
             if not link or not link.get("url"):
                 return None
-            return replace(spec, url=urljoin(url, link["url"]), params={})
+            return replace(spec, url=self._checked(urljoin(url, link["url"])), params={})
         cursor = self._search(
             str(self.options.get("cursor_path") or "next_cursor"), self._body(body) if body else None
         )
