@@ -66,6 +66,8 @@ def connector_form(connector: Connector, **changes: object) -> dict[str, object]
         "scope": connector.scope,
         "default_headers": "{}",
         "timeout": str(connector.timeout),
+        "allowed_hosts": "[]",
+        "cross_origin_redirects": connector.cross_origin_redirects,
         "endpoints-TOTAL_FORMS": "0",
         "endpoints-INITIAL_FORMS": "0",
         "endpoints-MIN_NUM_FORMS": "0",
