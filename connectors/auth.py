@@ -26,6 +26,7 @@ from connectors.client import build_client, send
 from connectors.errors import ConnectorError
 from connectors.origins import TrustedOrigins, origin_of
 from connectors.redaction import Redactor
+from designer.crypto import SecretsUnreadable
 from designer.models import Connector
 
 # Refresh a token this many seconds before it expires, so a request never carries a token about to lapse.
@@ -275,4 +276,21 @@ def connector_redactor(connector: Connector) -> Redactor:
         redactor.add(
             base64.b64encode(f"{connector.username}:{secrets.get('password', '')}".encode()).decode()
         )
+    return redactor
+
+
+def graph_redactor(graph: dict[str, Any]) -> Redactor:
+    """A redactor of the stored secrets of every connector the connector shapes of `graph` use."""
+    ids = set()
+    for shape in graph.get("shapes") or []:
+        if isinstance(shape, dict) and shape.get("type") == "connector":
+            value = (shape.get("settings") or {}).get("connector")
+            if isinstance(value, int) and not isinstance(value, bool):
+                ids.add(value)
+    redactor = Redactor()
+    for connector in Connector.objects.filter(pk__in=ids):
+        try:
+            redactor.extend(connector_redactor(connector))
+        except SecretsUnreadable:
+            continue
     return redactor

@@ -66,6 +66,12 @@ class World:
         return "\n".join(parts)
 
 
+@pytest.fixture(autouse=True)
+def own_media_root(settings, tmp_path) -> None:
+    """Payload files of this test only, so `stored_text` sees every file the test left behind."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 @pytest.fixture
 def world() -> Iterator[World]:
     fake = World()
