@@ -20,7 +20,7 @@ run: setup migrate
 	$(PY) manage.py ensure_local_admin --host $(HOST) --port $(PORT)
 	$(PY) manage.py load_demo --host $(HOST) --port $(PORT) --skip-if-off
 	@echo "Serving Patchbay on http://$(HOST):$(PORT)/"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PATCHBAY_DEBUG=$${PATCHBAY_DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup chromium lint frontend-test pytest pytest-postgres
 

@@ -6,14 +6,21 @@ items (graph validation uses `{"shape", "setting", "message"}`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("patchbay.errors")
+SERVER_ERROR = "Internal server error. It was logged; tell the administrator the time it happened."
+# Paths whose callers are programs: an unexpected error is answered in the API's JSON shape.
+JSON_PATHS = ("/api/", "/hooks/", "/healthz", "/metrics")
 
 
 class ApiError(APIException):
@@ -73,9 +80,44 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # Not an API exception: a bug. Log it with the traceback; the caller gets no trace of it.
+        request = context.get("request")
+        logger.error(
+            "Unexpected error in %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=exc,
+        )
+        return Response({"detail": SERVER_ERROR, "errors": []}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, ValidationError):
         response.data = {"detail": "Invalid input.", "errors": flatten_errors(exc.detail)}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"]), "errors": []}
     return response
+
+
+class JsonServerErrorMiddleware:
+    """Unexpected errors of non-DRF views under the API's paths (webhooks, health, metrics) become the JSON
+    500 the API answers, with a log line, whatever DEBUG says: a program never gets a traceback page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(JSON_PATHS):
+            return None
+        logger.error("Unexpected error in %s %s", request.method, request.path, exc_info=exception)
+        return JsonResponse({"detail": SERVER_ERROR, "errors": []}, status=500)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: JSON under the API's paths, a plain page elsewhere (never details of the error)."""
+    if request.path.startswith(JSON_PATHS):
+        return JsonResponse({"detail": SERVER_ERROR, "errors": []}, status=500)
+    return HttpResponse(
+        "<!doctype html><title>Server error</title><h1>Server error</h1><p>" + SERVER_ERROR + "</p>",
+        status=500,
+    )

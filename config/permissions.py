@@ -34,3 +34,11 @@ class CanReadOnly(RolePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and roles.can_read(user))
+
+
+class CanWrite(RolePermission):
+    """For views whose reads are only for those who may write (a webhook URL starts runs): admin, editor."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and roles.can_write(user))

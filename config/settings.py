@@ -38,7 +38,10 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env_bool("PATCHBAY_DEBUG", True)
+# Off unless asked for (`make run` asks): a debug page is a leak. Even on, error reports go through
+# config.error_reports, which hides URL passwords and every stored connector secret.
+DEBUG = env_bool("PATCHBAY_DEBUG", False)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.PatchbayExceptionReporterFilter"
 ALLOWED_HOSTS = env_list("PATCHBAY_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("PATCHBAY_CSRF_TRUSTED_ORIGINS", [])
 
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_vite",
+    "axes",
     "designer",
     "scripts_app",
     "runs",
@@ -74,6 +78,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.api_errors.JsonServerErrorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,6 +145,22 @@ if TESTING:
     # PBKDF2 costs about half a second per password on this kind of machine and the suite creates hundreds
     # of users; MD5 is fine for throwaway test accounts and never used outside tests.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed logins (login page, admin) are counted per user name and address by django-axes; past the limit that
+# pair is locked out (429) for the cool-off time. Off under tests, whose client logs in without a request,
+# except where a test turns it on to check it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("PATCHBAY_LOGIN_THROTTLE", not TESTING)
+AXES_FAILURE_LIMIT = env_int("PATCHBAY_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("PATCHBAY_LOGIN_COOLOFF_MINUTES", 15.0) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Wrong API tokens per client address (config.authentication); 0 turns the count off (default under tests).
+PATCHBAY_TOKEN_FAILURE_LIMIT = env_int("PATCHBAY_TOKEN_FAILURE_LIMIT", 0 if TESTING else 20)
+PATCHBAY_TOKEN_FAILURE_WINDOW = env_int("PATCHBAY_TOKEN_FAILURE_WINDOW", 300)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -171,7 +194,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PATCHBAY_MAX_REQUEST_BYTES", 10 * 1024 * 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous callers get 401 rather than 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.permissions.RolePermission"],
@@ -224,6 +247,16 @@ else:
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
+# The token-failure counts live in Redis when there is one, so every web process sees the same count.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -246,8 +279,12 @@ PATCHBAY_LEASE_SECONDS = env_int("PATCHBAY_LEASE_SECONDS", 60)
 # Largest payload a step may produce or receive (bytes); larger ones fail the step with the limit named.
 PATCHBAY_MAX_PAYLOAD_BYTES = env_int("PATCHBAY_MAX_PAYLOAD_BYTES", 64 * 1024 * 1024)
 PATCHBAY_FERNET_KEY = env_str("PATCHBAY_FERNET_KEY")
-# When set, /metrics requires `Authorization: Bearer <token>`.
+# /metrics answers callers that send `Authorization: Bearer <PATCHBAY_METRICS_TOKEN>` or whose address is in
+# PATCHBAY_METRICS_ALLOWED_IPS (addresses or networks; default: loopback only without a token, none with one).
 PATCHBAY_METRICS_TOKEN = env_str("PATCHBAY_METRICS_TOKEN")
+PATCHBAY_METRICS_ALLOWED_IPS = env_list(
+    "PATCHBAY_METRICS_ALLOWED_IPS", [] if PATCHBAY_METRICS_TOKEN else ["127.0.0.1", "::1"]
+)
 
 # Custom script limits (DESIGN section 4).
 PATCHBAY_SCRIPT_TIMEOUT = env_float("PATCHBAY_SCRIPT_TIMEOUT", 120.0)

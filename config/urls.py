@@ -30,3 +30,4 @@ urlpatterns = [
 
 # Unmatched /api/ URLs (a non-numeric id, say) answer with the API's JSON error shape, not an HTML page.
 handler404 = "config.views.not_found"
+handler500 = "config.api_errors.server_error"

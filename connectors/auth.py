@@ -21,6 +21,7 @@ from collections.abc import Generator
 from typing import Any
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.client import build_client, send
 from connectors.errors import ConnectorError
@@ -224,6 +225,7 @@ class OAuth2ClientCredentials(ConnectorAuth):
             yield request
 
 
+@sensitive_variables()
 def connector_auth(
     connector: Connector, *, timeout: float, max_bytes: int, refresh_on_401: bool = True
 ) -> ConnectorAuth:
@@ -234,6 +236,7 @@ def connector_auth(
     return auth
 
 
+@sensitive_variables()
 def _auth_for_type(
     connector: Connector, *, timeout: float, max_bytes: int, refresh_on_401: bool
 ) -> ConnectorAuth:
@@ -268,6 +271,7 @@ def trusted_origins(connector: Connector) -> TrustedOrigins:
     return TrustedOrigins.of(connector.base_url, getattr(connector, "allowed_hosts", None) or ())
 
 
+@sensitive_variables()
 def connector_redactor(connector: Connector) -> Redactor:
     """A redactor of every stored secret of `connector` (and its basic credentials' base64)."""
     secrets = connector.get_secrets()

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import certifi
 import httpx
@@ -32,9 +32,10 @@ from connectors.redaction import Redactor, is_credential_name
 if TYPE_CHECKING:
     from connectors.auth import ConnectorAuth
 
-# What to do when a response redirects to another origin: follow it without any credential, refuse it, or
-# (token requests) never follow any redirect at all.
-RedirectPolicy = Literal["drop_credentials", "refuse", "never"]
+# What to do when a response redirects to another origin: follow it without any credential
+# ("drop_credentials", Connector.cross_origin_redirects' default), refuse it ("refuse"), or (token requests)
+# never follow any redirect at all ("never"). Anything else is taken as "drop_credentials".
+RedirectPolicy = str
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 

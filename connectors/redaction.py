@@ -25,7 +25,7 @@ MIN_SECRET_LENGTH = 3
 # never stored, and such headers are never sent to another origin.
 CREDENTIAL_NAME = re.compile(
     r"(^|[-_])(auth|authorization|token|api[-_]?key|key|secret|passw(or)?d|pwd|cookie|session|signature|"
-    r"credentials?|sig)($|[-_])|authorization|token|apikey|secret|password|cookie",
+    r"credentials?|sig|hmac)($|[-_])|authorization|token|apikey|secret|password|cookie",
     re.IGNORECASE,
 )
 ALWAYS_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError
 from config.json_input import query_int
-from config.permissions import CanReadOnly
+from config.permissions import CanReadOnly, CanWrite
 from config.revisions import revision_from
 from designer import services
 from designer.connection_check import check_connection
@@ -42,8 +42,10 @@ from designer.serializers import (
     GraphSerializer,
     GraphValidationResultSerializer,
     ShapeTypeSerializer,
+    WebhookSerializer,
 )
 from runs.models import Run
+from runs.templating import TemplateError
 
 ErrorSerializer = inline_serializer(
     "ApiErrorResponse",
@@ -109,9 +111,15 @@ class ConnectorViewSet(viewsets.ModelViewSet):
                     "The endpoint does not belong to this connector.",
                     [{"field": "endpoint", "message": f"No endpoint {endpoint_id} on this connector."}],
                 )
-        result = check_connection(
-            connector=connector, endpoint=endpoint, variables=body.validated_data.get("variables")
-        )
+        try:
+            result = check_connection(
+                connector=connector, endpoint=endpoint, variables=body.validated_data.get("variables")
+            )
+        except TemplateError as exc:
+            raise ApiError(
+                f"Template error: {exc.message}",
+                [{"field": "endpoint" if endpoint is not None else "connector", "message": exc.message}],
+            ) from exc
         return Response(ConnectionTestResultSerializer(result.as_dict()).data)
 
 
@@ -188,7 +196,38 @@ class FlowViewSet(viewsets.ModelViewSet):
         if self.action == "validate":
             # Validation writes nothing, so any role may ask.
             return [CanReadOnly()]
+        if self.action in ("webhook", "rotate_webhook"):
+            # Whoever knows the webhook URL can start runs: only roles that may run the flow see it.
+            return [CanWrite()]
         return super().get_permissions()
+
+    def _webhook_answer(self, request: Request, flow: Flow) -> Response:
+        url = request.build_absolute_uri(flow.webhook_path)
+        return Response(WebhookSerializer(WebhookSerializer.describe(flow, url)).data)
+
+    @extend_schema(methods=["GET"], responses=WebhookSerializer)
+    @extend_schema(
+        methods=["PUT", "PATCH"],
+        request=WebhookSerializer,
+        responses={200: WebhookSerializer, 400: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get", "put", "patch"])
+    def webhook(self, request: Request, pk: str | None = None) -> Response:
+        """The webhook URL and its signature check (editors and admins only; the secret is write-only)."""
+        flow = self.get_object()
+        if request.method != "GET":
+            body = WebhookSerializer(data=request.data, partial=True)
+            body.is_valid(raise_exception=True)
+            fields = dict(body.validated_data)
+            flow = services.configure_webhook(flow=flow, secret=fields.pop("secret", None), **fields)
+        return self._webhook_answer(request, flow)
+
+    @extend_schema(request=None, responses=WebhookSerializer)
+    @action(detail=True, methods=["post"], url_path="webhook/rotate")
+    def rotate_webhook(self, request: Request, pk: str | None = None) -> Response:
+        """A new webhook key: the old URL stops working at once."""
+        flow = services.rotate_webhook_key(flow=self.get_object())
+        return self._webhook_answer(request, flow)
 
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.create_flow(created_by=self.request.user, **serializer.validated_data)

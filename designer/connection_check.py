@@ -4,7 +4,8 @@ The request comes from `connectors.requests.build_request` (base URL + endpoint 
 headers over the connector's default headers, rendered with the given variables), is authenticated by
 `connectors.auth.connector_auth` (an OAuth2 token is fetched anew, so the client credentials are checked too)
 and sent with `connectors.client.send` with the connector's timeout, trusted origins and redirect policy.
-Every failure becomes `ok: false` with a message; every form of every secret is redacted from the answer.
+Every failure of the exchange becomes `ok: false` with a message; every form of every secret is redacted
+from the answer. A template that cannot be rendered is the caller's error (TemplateError, a 400).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from connectors.client import build_client, send
 from connectors.errors import ConnectorError
 from connectors.requests import build_request
 from designer.models import Connector, Endpoint
-from runs.templating import TemplateError, render_template, template_context, uses_payload
+from runs.templating import render_template, template_context, uses_payload
 
 BODY_EXCERPT_CHARS = 2000
 # A whole exchange may take this many times the connector's timeout (as in the connector shape).
@@ -66,7 +67,10 @@ def _renderer(variables: dict[str, str]) -> Any:
 def check_connection(
     *, connector: Connector, endpoint: Endpoint | None = None, variables: dict[str, str] | None = None
 ) -> ConnectionCheck:
-    """Send one request to `connector` (to `endpoint`, or GET its base URL) and describe the answer."""
+    """Send one request to `connector` (to `endpoint`, or GET its base URL) and describe the answer.
+
+    Raises `runs.templating.TemplateError` when a template of the request cannot be rendered (bad input:
+    the API answers 400), before anything is sent."""
     variables = {str(k): str(v) for k, v in (variables or {}).items()}
     timeout = float(connector.timeout)
     max_bytes = int(settings.PATCHBAY_MAX_PAYLOAD_BYTES)
@@ -102,8 +106,6 @@ def check_connection(
             error = f"HTTP {status}"
     except ConnectorError as exc:
         error = exc.message
-    except TemplateError as exc:
-        error = f"Template error: {exc.message}"
     except (httpx.HTTPError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     duration_ms = (time.monotonic() - clock) * 1000

@@ -41,6 +41,18 @@ class Flow(models.Model):
     # Optional cap on runs of this flow executing at once (None = no cap).
     max_concurrent_runs = models.PositiveIntegerField(null=True, blank=True)
     webhook_key = models.CharField(max_length=64, unique=True, default=new_webhook_key, editable=False)
+    # Optional HMAC check of webhook calls (runs.triggers.signatures): the header carrying the signature
+    # (empty: no check), the digest, its encoding, a prefix before it ("sha256=") and the shared secret,
+    # encrypted like connector secrets and never returned by the API.
+    webhook_signature_header = models.CharField(max_length=100, blank=True)
+    webhook_signature_algorithm = models.CharField(
+        max_length=10, choices=[("sha256", "SHA-256"), ("sha1", "SHA-1")], default="sha256"
+    )
+    webhook_signature_encoding = models.CharField(
+        max_length=10, choices=[("hex", "Hex"), ("base64", "Base64")], default="hex"
+    )
+    webhook_signature_prefix = models.CharField(max_length=50, blank=True)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -61,6 +73,13 @@ class Flow(models.Model):
     @property
     def webhook_path(self) -> str:
         return f"/hooks/{self.webhook_key}/"
+
+    def get_webhook_secret(self) -> str:
+        return decrypt_secrets(self.webhook_secret_encrypted).get("secret", "")
+
+    def set_webhook_secret(self, value: str) -> None:
+        """Replace the webhook signing secret ("" removes it); the caller saves."""
+        self.webhook_secret_encrypted = encrypt_secrets({"secret": value} if value else {})
 
 
 class FlowVersion(models.Model):

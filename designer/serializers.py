@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.json_input import INT32_MAX
+from config.roles import can_write
 from designer.crypto import SecretsUnreadable
 from designer.graph.specs import jmespath_problem
 from designer.models import Connector, Endpoint, Flow, FlowVersion
@@ -42,6 +42,10 @@ def refuse_control_characters(value: str) -> str:
     return value
 
 
+def no_control_characters(value: str) -> None:
+    refuse_control_characters(value)
+
+
 def header_map_problem(value: dict[str, str], what: str) -> str | None:
     for name, text in value.items():
         if not HEADER_NAME.match(name):
@@ -60,7 +64,7 @@ class SecretField(serializers.CharField):
             required=False,
             allow_blank=True,
             trim_whitespace=True,
-            validators=[refuse_control_characters],
+            validators=[no_control_characters],
             **kwargs,
         )
 
@@ -347,9 +351,12 @@ class FlowSerializer(FlowSettingsSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
-    @extend_schema_field(OpenApiTypes.URI)
-    def get_webhook_url(self, flow: Flow) -> str:
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_webhook_url(self, flow: Flow) -> str | None:
+        """The URL only for roles that may run the flow: whoever knows it can start runs."""
         request = self.context.get("request")
+        if request is not None and not can_write(request.user):
+            return None
         return request.build_absolute_uri(flow.webhook_path) if request is not None else flow.webhook_path
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
@@ -495,3 +502,41 @@ class ConnectionTestResultSerializer(serializers.Serializer):
     duration_ms = serializers.FloatField()
     error = serializers.CharField(allow_null=True)
     body_excerpt = serializers.CharField(allow_blank=True, help_text="The first 2000 characters.")
+
+
+class WebhookSerializer(serializers.Serializer):
+    """A flow's webhook: its URL and the optional HMAC signature check of its calls (secret write-only)."""
+
+    url = serializers.CharField(read_only=True)
+    signature_header = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Header with the signature; '' = no check.",
+    )
+    signature_algorithm = serializers.ChoiceField(choices=["sha256", "sha1"], required=False)
+    signature_encoding = serializers.ChoiceField(choices=["hex", "base64"], required=False)
+    signature_prefix = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text="Text before the digest, e.g. 'sha256='."
+    )
+    secret = SecretField(help_text="The shared secret the caller signs with; '' removes it.")
+    secret_set = serializers.BooleanField(read_only=True)
+
+    def validate_signature_header(self, value: str) -> str:
+        if value and not HEADER_NAME.match(value):
+            raise serializers.ValidationError("Must be a header name (letters, digits, -_.).")
+        return value
+
+    def validate_signature_prefix(self, value: str) -> str:
+        return refuse_control_characters(value)
+
+    @staticmethod
+    def describe(flow: Flow, url: str) -> dict[str, Any]:
+        return {
+            "url": url,
+            "signature_header": flow.webhook_signature_header,
+            "signature_algorithm": flow.webhook_signature_algorithm,
+            "signature_encoding": flow.webhook_signature_encoding,
+            "signature_prefix": flow.webhook_signature_prefix,
+            "secret_set": bool(flow.webhook_secret_encrypted),
+        }

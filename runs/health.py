@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import time
 from collections.abc import Callable
 from typing import Any
@@ -121,12 +123,33 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
+def metrics_allowed(request: HttpRequest) -> bool:
+    """`Authorization: Bearer <PATCHBAY_METRICS_TOKEN>` (compared in constant time) or REMOTE_ADDR in
+    PATCHBAY_METRICS_ALLOWED_IPS. Behind a proxy REMOTE_ADDR is the proxy: use the token there."""
+    token = settings.PATCHBAY_METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    for entry in settings.PATCHBAY_METRICS_ALLOWED_IPS:
+        try:
+            if address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics. With PATCHBAY_METRICS_TOKEN set, callers must send `Authorization: Bearer <it>`."""
-    token = settings.PATCHBAY_METRICS_TOKEN
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
-        return JsonResponse({"detail": "A valid metrics token is required.", "errors": []}, status=401)
+    """Prometheus metrics, for callers with the metrics token or from an allowed address (settings)."""
+    if not metrics_allowed(request):
+        return JsonResponse(
+            {"detail": "A valid metrics token (or an allowed address) is required.", "errors": []}, status=401
+        )
     from runs.metrics import REGISTRY
 
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

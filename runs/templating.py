@@ -316,6 +316,9 @@ def render_template(source: str | None, context: dict[str, Any]) -> str:
         raise TemplateError(f"Template refused by the sandbox: {exc}") from exc
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TemplateError(f"Template could not be rendered: {exc}") from exc
+    except RecursionError as exc:
+        # A macro calling itself: bad input, not a server error (and its frames would hold the context).
+        raise TemplateError("Template could not be rendered: it recurses too deeply.") from exc
     finally:
         _range_budget.reset(token)
 

@@ -31,6 +31,7 @@ from designer.services.flows import (
     start_draft,
     update_flow,
 )
+from designer.services.webhooks import configure_webhook, rotate_webhook_key
 
 __all__ = [
     "AUTH_REQUIREMENTS",
@@ -39,6 +40,7 @@ __all__ = [
     "FLOW_SETTINGS",
     "apply_connector_changes",
     "clean_graph",
+    "configure_webhook",
     "create_connector",
     "create_endpoint",
     "create_flow",
@@ -52,6 +54,7 @@ __all__ = [
     "import_flow",
     "initial_graph",
     "restore_version",
+    "rotate_webhook_key",
     "save_draft",
     "start_draft",
     "update_connector",

@@ -6,7 +6,8 @@ Under an ASGI server, config.asgi hands `/hooks/{key}/` to `asgi_webhook` before
 (the fast path); Django's URL route serves the same view for everything else (the test client, WSGI).
 
 Input: a non-empty POST/PUT/PATCH body is the payload; otherwise the query parameters become a JSON object
-payload. The method, path, query string and request headers (except credentials and cookies) go into meta.
+payload. The method, path, query string and request headers (except credentials, cookies and the signature)
+go into meta. A flow may require an HMAC signature of the body (runs.triggers.signatures): 401 without it.
 Reply (the trigger's `response` settings, docs/shapes.md): `immediate` answers at once, by default 200
 `{"message": "Flow initialised.", "run": id}`; `final_payload` answers with the run's final payload once it
 ends, following automatic run retries, or 504 when it has not ended within `timeout` seconds.
@@ -48,14 +49,13 @@ from runs.lifecycle import enqueue_run
 from runs.models import Run
 from runs.triggers.flows import trigger_settings
 from runs.triggers.rate_limit import WebhookRateLimited, limit_webhook_runs
+from runs.triggers.signatures import SignatureCheck, is_caller_credential
 from runs.triggers.waiters import RunEventSubscription, Waiting, wait_for_run_change
 
 logger = logging.getLogger(__name__)
 
 # DESIGN section 4: payload meta holds at most 10240 bytes in total.
 META_LIMIT_BYTES = 10240
-# Never copied into a run's meta (they would be stored and shown in run logs).
-SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
 CONTENT_TYPES = {"json": "application/json", "xml": "application/xml", "text": "text/plain; charset=utf-8"}
 DEFAULT_MESSAGE = "Flow initialised."
 # A waiter is woken by the run's end (runs.triggers.waiters); it reads the run on its own only after this
@@ -166,6 +166,7 @@ class _Target:
     trigger_kind: str
     response: ResponseSettings
     flow_version: FlowVersion | None = None
+    signature: SignatureCheck | None = None
 
 
 def _load_target(key: str) -> _Target | None:
@@ -187,6 +188,7 @@ def _load_target(key: str) -> _Target | None:
         trigger_kind=str(settings.get("kind", "")),
         response=ResponseSettings.from_trigger(settings),
         flow_version=version,
+        signature=SignatureCheck.of(flow),
     )
 
 
@@ -231,8 +233,9 @@ def request_payload(request: HttpRequest) -> str | None:
     return None
 
 
-def request_meta(request: HttpRequest) -> dict[str, str]:
-    """Method, path, query string and headers as `http_*` / `header_*` meta keys, within META_LIMIT_BYTES."""
+def request_meta(request: HttpRequest, *, signature_header: str = "") -> dict[str, str]:
+    """Method, path, query string and headers as `http_*` / `header_*` meta keys, within META_LIMIT_BYTES.
+    The caller's credentials (runs.triggers.signatures.is_caller_credential) are left out."""
     meta = {
         "http_method": request.method or "",
         "http_path": request.path,
@@ -241,7 +244,7 @@ def request_meta(request: HttpRequest) -> dict[str, str]:
     size = sum(len(key) + len(value) for key, value in meta.items())
     for name, value in request.headers.items():
         lowered = name.lower()
-        if lowered in SECRET_HEADERS:
+        if is_caller_credential(lowered, signature_header):
             continue
         key = "header_" + lowered.replace("-", "_")
         entry_size = len(key.encode()) + len(str(value).encode())
@@ -363,10 +366,15 @@ async def process_webhook(request: HttpRequest, key: str, database: Database) ->
         payload = request_payload(request)
     except RequestDataTooBig:
         return _error(413, "Request body too large.")
+    if target.signature is not None:
+        problem = target.signature.problem(request)
+        if problem is not None:
+            return _error(401, problem)
     if problem := webhook_body_problem(request.body, request.content_type):  # config/json_input.py
         return _error(400, problem.detail, errors=[{"field": problem.field, "message": problem.message}])
+    meta = request_meta(request, signature_header=target.signature.header if target.signature else "")
     try:
-        run_id = await database(_enqueue, target.flow, payload, request_meta(request), target.flow_version)
+        run_id = await database(_enqueue, target.flow, payload, meta, target.flow_version)
     except WebhookRateLimited as limited:
         response = _error(429, str(limited))
         response["Retry-After"] = str(limited.retry_after)
