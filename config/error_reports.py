@@ -72,7 +72,8 @@ class PatchbayExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key: Any, value: Any) -> Any:
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
+        # `type(...) is str`: lazy objects pass isinstance checks but are not strings to `re`.
+        if type(cleansed) is str:
             return mask_url_passwords(cleansed)
         return cleansed
 
@@ -80,11 +81,11 @@ class PatchbayExceptionReporterFilter(SafeExceptionReporterFilter):
         return {key: self._mask_nested(value) for key, value in super().get_safe_settings().items()}
 
     def _mask_nested(self, value: Any) -> Any:
-        if isinstance(value, str):
+        if type(value) is str:
             return mask_url_passwords(value)
-        if isinstance(value, dict):
+        if type(value) is dict:
             return {k: self._mask_nested(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
+        if type(value) in (list, tuple):
             return type(value)(self._mask_nested(v) for v in value)
         return value
 

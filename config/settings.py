@@ -282,9 +282,8 @@ PATCHBAY_FERNET_KEY = env_str("PATCHBAY_FERNET_KEY")
 # /metrics answers callers that send `Authorization: Bearer <PATCHBAY_METRICS_TOKEN>` or whose address is in
 # PATCHBAY_METRICS_ALLOWED_IPS (addresses or networks; default: loopback only without a token, none with one).
 PATCHBAY_METRICS_TOKEN = env_str("PATCHBAY_METRICS_TOKEN")
-PATCHBAY_METRICS_ALLOWED_IPS = env_list(
-    "PATCHBAY_METRICS_ALLOWED_IPS", [] if PATCHBAY_METRICS_TOKEN else ["127.0.0.1", "::1"]
-)
+# None (unset): runs.health.metrics_allowed uses loopback when no token is set, nobody when one is.
+PATCHBAY_METRICS_ALLOWED_IPS: list[str] | None = env_list("PATCHBAY_METRICS_ALLOWED_IPS", []) or None
 
 # Custom script limits (DESIGN section 4).
 PATCHBAY_SCRIPT_TIMEOUT = env_float("PATCHBAY_SCRIPT_TIMEOUT", 120.0)

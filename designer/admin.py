@@ -52,6 +52,13 @@ class FlowAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "priority"]
     search_fields = ["name", "description"]
     readonly_fields = ["webhook_key", "created_at", "updated_at", "created_by"]
+    # The signature check is set through the API (`/api/flows/{id}/webhook/`), whose secret is write-only.
+    exclude = [
+        "webhook_signature_header",
+        "webhook_signature_algorithm",
+        "webhook_signature_encoding",
+        "webhook_signature_prefix",
+    ]
     inlines = [FlowVersionInline]
 
     @admin.display(description="deployed version")

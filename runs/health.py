@@ -134,7 +134,10 @@ def metrics_allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    for entry in settings.PATCHBAY_METRICS_ALLOWED_IPS:
+    allowed = settings.PATCHBAY_METRICS_ALLOWED_IPS
+    if allowed is None:
+        allowed = [] if token else ["127.0.0.1", "::1"]
+    for entry in allowed:
         try:
             if address in ipaddress.ip_network(entry.strip(), strict=False):
                 return True
