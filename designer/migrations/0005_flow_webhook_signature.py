@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('designer', '0003_connector_origin_binding'),
+        ('designer', '0004_connector_origin_binding'),
     ]
 
     operations = [

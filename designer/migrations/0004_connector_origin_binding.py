@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('designer', '0002_roles'),
+        ('designer', '0003_revision'),
     ]
 
     operations = [
