@@ -81,8 +81,11 @@ def world() -> Iterator[World]:
     clear_token_cache()
 
 
-def stored_text() -> str:
-    """Every text column of every runs_* table and the payload files, as one string."""
+def stored_text(*, unreferenced_files: bool = True) -> str:
+    """Every text column of every runs_* table and the payload files, as one string.
+
+    `unreferenced_files=False` leaves out files no Payload row refers to (the copy of a large payload that
+    travels between shapes unredacted, which retention removes once no work item refers to it)."""
     chunks: list[str] = []
     with connection.cursor() as cursor:
         tables = [t for t in connection.introspection.table_names(cursor) if t.startswith("runs_")]
@@ -90,8 +93,14 @@ def stored_text() -> str:
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 chunks.extend(str(value) for value in row if isinstance(value, (str, bytes, dict, list)))
-    for directory in ("payloads",):
-        chunks.extend(_files_text(directory))
+    if unreferenced_files:
+        chunks.extend(_files_text("payloads"))
+    else:
+        from runs.models import Payload
+
+        for name in Payload.objects.exclude(file="").values_list("file", flat=True):
+            with default_storage.open(name, "rb") as handle:
+                chunks.append(handle.read().decode("utf-8", "replace"))
     return "\n".join(chunks)
 
 
