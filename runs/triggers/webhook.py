@@ -367,9 +367,9 @@ async def process_webhook(request: HttpRequest, key: str, database: Database) ->
     except RequestDataTooBig:
         return _error(413, "Request body too large.")
     if target.signature is not None:
-        problem = target.signature.problem(request)
-        if problem is not None:
-            return _error(401, problem)
+        refused = target.signature.problem(request)
+        if refused is not None:
+            return _error(401, refused)
     if problem := webhook_body_problem(request.body, request.content_type):  # config/json_input.py
         return _error(400, problem.detail, errors=[{"field": problem.field, "message": problem.message}])
     meta = request_meta(request, signature_header=target.signature.header if target.signature else "")

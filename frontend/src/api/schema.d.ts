@@ -321,6 +321,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/flows/{id}/webhook/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The webhook URL and its signature check (editors and admins only; the secret is write-only). */
+        get: operations["flows_webhook_retrieve"];
+        /** @description The webhook URL and its signature check (editors and admins only; the secret is write-only). */
+        put: operations["flows_webhook_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description The webhook URL and its signature check (editors and admins only; the secret is write-only). */
+        patch: operations["flows_webhook_partial_update"];
+        trace?: never;
+    };
+    "/api/flows/{id}/webhook/rotate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A new webhook key: the old URL stops working at once. */
+        post: operations["flows_webhook_rotate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/flows/import/": {
         parameters: {
             query?: never;
@@ -790,6 +826,8 @@ export interface components {
          *     Responses only name the secrets that are set (`secrets_set`), never their values.
          */
         Connector: {
+            /** @description Hosts ('host' or 'host:port') besides the base URL's that may receive the credentials (redirects and next-page URLs). */
+            allowed_hosts?: string[];
             /** @description Header or query parameter that carries the API key. */
             api_key_name?: string;
             auth_type?: components["schemas"]["AuthTypeEnum"];
@@ -798,6 +836,7 @@ export interface components {
             client_id?: string;
             /** Format: date-time */
             readonly created_at: string;
+            cross_origin_redirects?: components["schemas"]["CrossOriginRedirectsEnum"];
             default_headers?: unknown;
             description?: string;
             readonly id: number;
@@ -821,6 +860,8 @@ export interface components {
          *     Responses only name the secrets that are set (`secrets_set`), never their values.
          */
         ConnectorRequest: {
+            /** @description Hosts ('host' or 'host:port') besides the base URL's that may receive the credentials (redirects and next-page URLs). */
+            allowed_hosts?: string[];
             api_key?: string;
             /** @description Header or query parameter that carries the API key. */
             api_key_name?: string;
@@ -829,6 +870,7 @@ export interface components {
             base_url: string;
             client_id?: string;
             client_secret?: string;
+            cross_origin_redirects?: components["schemas"]["CrossOriginRedirectsEnum"];
             default_headers?: unknown;
             description?: string;
             name: string;
@@ -844,6 +886,12 @@ export interface components {
             /** @description Basic auth user name. */
             username?: string;
         };
+        /**
+         * @description * `drop_credentials` - Follow without credentials
+         *     * `refuse` - Refuse
+         * @enum {string}
+         */
+        CrossOriginRedirectsEnum: "drop_credentials" | "refuse";
         DeployResult: {
             version: number;
         };
@@ -923,7 +971,7 @@ export interface components {
             readonly updated_at: string;
             variables?: unknown;
             /** Format: uri */
-            readonly webhook_url: string;
+            readonly webhook_url: string | null;
         };
         FlowAlertSettings: {
             channels: number[];
@@ -987,7 +1035,7 @@ export interface components {
             readonly updated_at: string;
             variables?: unknown;
             /** Format: uri */
-            readonly webhook_url: string;
+            readonly webhook_url: string | null;
         };
         /** @description The settings of a flow (what an import carries and the API writes). */
         FlowRequest: {
@@ -1244,6 +1292,8 @@ export interface components {
          *     Responses only name the secrets that are set (`secrets_set`), never their values.
          */
         PatchedConnectorRequest: {
+            /** @description Hosts ('host' or 'host:port') besides the base URL's that may receive the credentials (redirects and next-page URLs). */
+            allowed_hosts?: string[];
             api_key?: string;
             /** @description Header or query parameter that carries the API key. */
             api_key_name?: string;
@@ -1252,6 +1302,7 @@ export interface components {
             base_url?: string;
             client_id?: string;
             client_secret?: string;
+            cross_origin_redirects?: components["schemas"]["CrossOriginRedirectsEnum"];
             default_headers?: unknown;
             description?: string;
             name?: string;
@@ -1307,6 +1358,17 @@ export interface components {
             name?: string;
             /** @description The draft revision a change is based on (from the GET); a stale one gets 409. */
             revision?: number;
+        };
+        /** @description A flow's webhook: its URL and the optional HMAC signature check of its calls (secret write-only). */
+        PatchedWebhookRequest: {
+            /** @description The shared secret the caller signs with; '' removes it. */
+            secret?: string;
+            signature_algorithm?: components["schemas"]["SignatureAlgorithmEnum"];
+            signature_encoding?: components["schemas"]["SignatureEncodingEnum"];
+            /** @description Header with the signature; '' = no check. */
+            signature_header?: string;
+            /** @description Text before the digest, e.g. 'sha256='. */
+            signature_prefix?: string;
         };
         Payload: {
             readonly body: string | null;
@@ -1528,6 +1590,18 @@ export interface components {
             };
             type: string;
         };
+        /**
+         * @description * `sha256` - sha256
+         *     * `sha1` - sha1
+         * @enum {string}
+         */
+        SignatureAlgorithmEnum: "sha256" | "sha1";
+        /**
+         * @description * `hex` - hex
+         *     * `base64` - base64
+         * @enum {string}
+         */
+        SignatureEncodingEnum: "hex" | "base64";
         /** @description Input of `POST /api/flows/{id}/runs/`. */
         StartRunRequest: {
             payload?: string | null;
@@ -1627,6 +1701,28 @@ export interface components {
          * @enum {string}
          */
         VersionStatusEnum: "draft" | "deployed" | "inactive";
+        /** @description A flow's webhook: its URL and the optional HMAC signature check of its calls (secret write-only). */
+        Webhook: {
+            readonly secret_set: boolean;
+            signature_algorithm?: components["schemas"]["SignatureAlgorithmEnum"];
+            signature_encoding?: components["schemas"]["SignatureEncodingEnum"];
+            /** @description Header with the signature; '' = no check. */
+            signature_header?: string;
+            /** @description Text before the digest, e.g. 'sha256='. */
+            signature_prefix?: string;
+            readonly url: string;
+        };
+        /** @description A flow's webhook: its URL and the optional HMAC signature check of its calls (secret write-only). */
+        WebhookRequest: {
+            /** @description The shared secret the caller signs with; '' removes it. */
+            secret?: string;
+            signature_algorithm?: components["schemas"]["SignatureAlgorithmEnum"];
+            signature_encoding?: components["schemas"]["SignatureEncodingEnum"];
+            /** @description Header with the signature; '' = no check. */
+            signature_header?: string;
+            /** @description Text before the digest, e.g. 'sha256='. */
+            signature_prefix?: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2451,6 +2547,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    flows_webhook_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+        };
+    };
+    flows_webhook_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WebhookRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["WebhookRequest"];
+                "multipart/form-data": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    flows_webhook_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedWebhookRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedWebhookRequest"];
+                "multipart/form-data": components["schemas"]["PatchedWebhookRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    flows_webhook_rotate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
                 };
             };
         };

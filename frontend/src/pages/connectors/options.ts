@@ -43,6 +43,8 @@ export const EMPTY_CONNECTOR: ConnectorFields = {
   scope: "",
   default_headers: {},
   timeout: 30,
+  allowed_hosts: [],
+  cross_origin_redirects: "drop_credentials",
 };
 
 export function emptyEndpoint(connector: number): EndpointDraft {
