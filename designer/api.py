@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
@@ -21,7 +22,7 @@ from config.api_errors import ApiError
 from config.json_input import query_int
 from config.permissions import CanReadOnly, CanWrite
 from config.revisions import revision_from
-from designer import services
+from designer import copying, services, usage
 from designer.connection_check import check_connection
 from designer.graph import GraphError, shape_type_descriptions, validate_graph
 from designer.models import Connector, Endpoint, Flow, FlowVersion
@@ -29,6 +30,7 @@ from designer.serializers import (
     ConnectionTestRequestSerializer,
     ConnectionTestResultSerializer,
     ConnectorSerializer,
+    CopyRequestSerializer,
     DraftSerializer,
     EndpointSerializer,
     FlowDeployRequestSerializer,
@@ -44,6 +46,9 @@ from designer.serializers import (
     ShapeTypeSerializer,
     WebhookSerializer,
 )
+from runs import services as run_services
+from runs.api.serializers import RunDetailSerializer, StartRunSerializer
+from runs.errors import RunRefused
 from runs.models import Run
 from runs.templating import TemplateError
 
@@ -89,8 +94,23 @@ class ConnectorViewSet(viewsets.ModelViewSet):
         )
         return Response(self.get_serializer(connector).data)
 
+    @extend_schema(responses={204: None, 409: ErrorSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Deletes the connector and its endpoints; 409 listing the flows (draft or deployed) using it."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance: Connector) -> None:
+        usage.refuse_if_used(kind="connector", pk=instance.pk, name=instance.name)
         services.delete_connector(connector=instance)
+
+    @extend_schema(request=CopyRequestSerializer, responses={201: ConnectorSerializer, 400: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        """A copy with the same settings, secrets and endpoints, named "<name> (copy)" unless `name`."""
+        body = CopyRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        connector = copying.copy_connector(connector=self.get_object(), name=body.validated_data.get("name"))
+        return Response(self.get_serializer(connector).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=ConnectionTestRequestSerializer,
@@ -156,6 +176,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Endpoint) -> None:
+        usage.refuse_if_used(kind="endpoint", pk=instance.pk, name=instance.name)
         services.delete_endpoint(endpoint=instance)
 
 
@@ -168,6 +189,7 @@ def _draft_response(draft: FlowVersion, errors: list[GraphError]) -> Response:
                 "errors": errors,
                 "revision": draft.revision,
                 "updated_at": draft.updated_at,
+                **usage.draft_status(flow=draft.flow, draft=draft),
             }
         ).data
     )
@@ -235,8 +257,61 @@ class FlowViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = services.update_flow(flow=serializer.instance, **serializer.validated_data)
 
+    @extend_schema(responses={204: None, 409: ErrorSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Deletes the flow with its versions and runs; 409 while runs are active or while another flow's
+        run_flow shape calls it (the error items list those flows)."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance: Flow) -> None:
+        usage.refuse_if_used(kind="flow", pk=instance.pk, name=instance.name)
         services.delete_flow(flow=instance)
+
+    @extend_schema(request=CopyRequestSerializer, responses={201: FlowSerializer, 400: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        """A new flow with this flow's settings and draft (not deployed), named "<name> (copy)" unless
+        `name`."""
+        body = CopyRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        flow = copying.copy_flow(
+            flow=self.get_object(), name=body.validated_data.get("name"), user=request.user
+        )
+        data = FlowSerializer(self.get_queryset().get(pk=flow.pk), context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=StartRunSerializer,
+        responses={201: RunDetailSerializer, 400: ErrorSerializer},
+        description="Runs the draft as it is now, without deploying it: a test run (`is_test`), also for a "
+        "disabled or never deployed flow. 400 with the graph errors when the draft is invalid.",
+    )
+    @action(detail=True, methods=["post"], url_path="test-run")
+    def test_run(self, request: Request, pk: str | None = None) -> Response:
+        flow = self.get_object()
+        body = StartRunSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        errors = validate_graph(services.get_draft(flow=flow).graph, flow=flow)
+        if errors:
+            raise ApiError("The draft is invalid; fix it before a test run.", errors)
+        trigger = (
+            Run.Trigger.API
+            if isinstance(request.successful_authenticator, TokenAuthentication)
+            else (Run.Trigger.MANUAL)
+        )
+        try:
+            run = run_services.enqueue_run(
+                flow=flow,
+                trigger=trigger,
+                payload=body.validated_data.get("payload"),
+                variables=body.validated_data.get("variables") or {},
+                user=request.user,
+                test=True,
+            )
+        except RunRefused as refusal:
+            raise ApiError(refusal.message, status_code=status.HTTP_409_CONFLICT) from refusal
+        detail = Run.objects.select_related("flow", "flow_version", "created_by").get(pk=run.pk)
+        return Response(RunDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=DraftSerializer)
     @extend_schema(

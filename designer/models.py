@@ -37,7 +37,8 @@ class Flow(models.Model):
     )
     # Variable name -> default value (strings); a run may override them.
     variables = models.JSONField(default=dict, blank=True)
-    max_run_retries = models.PositiveIntegerField(default=0)
+    # Code 2 ("fail the run and queue it again") only retries when this is above 0; new flows allow 3.
+    max_run_retries = models.PositiveIntegerField(default=3)
     # Optional cap on runs of this flow executing at once (None = no cap).
     max_concurrent_runs = models.PositiveIntegerField(null=True, blank=True)
     webhook_key = models.CharField(max_length=64, unique=True, default=new_webhook_key, editable=False)

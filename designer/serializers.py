@@ -425,6 +425,18 @@ class WithGraphErrorsMixin:
 
 class DraftSerializer(WithGraphErrorsMixin, GraphSerializer):
     updated_at = serializers.DateTimeField()
+    deployed_version = serializers.IntegerField(
+        allow_null=True, help_text="The number of the deployed version (what Run now runs); null if none."
+    )
+    differs_from_deployed = serializers.BooleanField(
+        help_text="The draft would run differently from the deployed version (positions aside)."
+    )
+
+
+class CopyRequestSerializer(serializers.Serializer):
+    """Body of the `duplicate` actions: the copy's name (default: the original's name plus "(copy)")."""
+
+    name = serializers.CharField(required=False, max_length=200)
 
 
 class GraphValidationResultSerializer(WithGraphErrorsMixin, serializers.Serializer):

@@ -76,6 +76,7 @@ def run_status_event(run: Run) -> dict[str, Any]:
         "stop_requested": run.stop_requested,
         "error": run.error,
         "insights": run.insights,
+        "is_test": run.is_test,
     }
 
 

@@ -189,9 +189,12 @@ def _create_run(
     attempt: int,
     delay_seconds: float,
     trigger_chain: list[dict[str, int]] | None = None,
+    test_graph: dict[str, Any] | None = None,
 ) -> Run:
     now = timezone.now()
     message = f"Run queued by trigger {trigger}"
+    if test_graph is not None:
+        message = f"Test run of the draft queued by trigger {trigger}"
     if retry_of is not None:
         message = f"Run attempt {attempt} queued, retrying run {retry_of.pk}"
     if delay_seconds > 0:
@@ -214,6 +217,8 @@ def _create_run(
             variables=variables,
             created_by=user if getattr(user, "is_authenticated", False) else None,
             log_seq=1,
+            is_test=test_graph is not None,
+            test_graph=test_graph,
         )
         line = new_log_line(run_id=run.pk, step=None, level=LogLine.Level.INFO, message=message)
         store_log_lines([line], first_seq=1)
@@ -240,6 +245,7 @@ def enqueue_run(
     delay_seconds: float = 0.0,
     flow_version: FlowVersion | None = None,
     trigger_chain: list[dict[str, int]] | None = None,
+    test: bool = False,
 ) -> Run:
     """Queue a run of `flow`'s deployed version with `payload` as its input.
 
@@ -247,7 +253,9 @@ def enqueue_run(
     parent's chain extended by the parent (a retry keeps the retried run's chain); `RunRefused` when it
     passes a chain limit.
 
-    Preconditions: the flow is enabled and has a deployed version, else `RunRefused`. A caller that has
+    Preconditions: the flow is enabled and has a deployed version, else `RunRefused`. With `test` the run
+    is a test run of the flow's draft as it is now (a snapshot of its graph, which the caller has
+    validated), allowed for a disabled or never deployed flow. A caller that has
     just read the deployed version (the webhook) passes it as `flow_version` to spare the query.
     Manual and API runs get priority 0 (ahead of the queue), others the flow's priority, unless `priority`
     is given. Variables are the flow's defaults overridden by `variables`. `retry_of` makes this the next
@@ -255,11 +263,16 @@ def enqueue_run(
     a run log line, a `run.status` event and `runs.executors.submit_run(run.id)` after commit (executors
     must cope with a submitted run that is not yet due; their sweep picks it up when it is).
     """
-    if not flow.enabled:
-        raise RunRefused(f"Flow '{flow.name}' is disabled.")
-    version = flow_version if flow_version is not None else deployed_version_of(flow)
-    if version is None:
-        raise RunRefused(f"Flow '{flow.name}' has no deployed version.")
+    test_graph: dict[str, Any] | None = None
+    if test:
+        version = FlowVersion.objects.get(flow=flow, status=FlowVersion.Status.DRAFT)
+        test_graph = version.graph
+    else:
+        if not flow.enabled:
+            raise RunRefused(f"Flow '{flow.name}' is disabled.")
+        version = flow_version if flow_version is not None else deployed_version_of(flow)
+        if version is None:
+            raise RunRefused(f"Flow '{flow.name}' has no deployed version.")
     if priority is None:
         priority = MANUAL_PRIORITY if trigger in MANUAL_TRIGGERS else flow.priority
     if trigger_chain is None:
@@ -283,6 +296,7 @@ def enqueue_run(
         retry_of=retry_of,
         attempt=retry_of.attempt + 1 if retry_of is not None else 1,
         delay_seconds=delay_seconds,
+        test_graph=test_graph,
     )
 
 
@@ -314,6 +328,8 @@ def queue_run_attempt(
         attempt=run.attempt + 1,
         delay_seconds=delay_seconds,
         trigger_chain=list(run.trigger_chain or []),
+        # The next attempt of a test run runs the same draft snapshot, unless told to run a version.
+        test_graph=run.test_graph if run.is_test and flow_version is None else None,
     )
 
 

@@ -66,6 +66,10 @@ class Run(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A test run executes the flow's draft as it was when the run was queued (`test_graph`, a snapshot:
+    # the draft keeps changing under the canvas) without deploying it; `flow_version` is that draft row.
+    is_test = models.BooleanField(default=False)
+    test_graph = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -81,7 +85,20 @@ class Run(models.Model):
         constraints = [models.UniqueConstraint(fields=["retry_of"], name="one_retry_per_run")]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} of {self.flow_id} ({self.status})"
+        # The flow's name, not its id: "Run 5 of 3" read as "the fifth of three runs" in the admin.
+        return f"Run {self.pk} of {self.flow.name} ({self.status})"
+
+    @property
+    def graph_to_run(self) -> dict:
+        """The graph this run executes: the draft snapshot of a test run, else its flow version's."""
+        if self.is_test and self.test_graph is not None:
+            return self.test_graph
+        return self.flow_version.graph or {}
+
+    @property
+    def version_label(self) -> str:
+        """What the run executes, for log lines: "flow version 3" or "test run of the draft"."""
+        return "test run of the draft" if self.is_test else f"flow version {self.flow_version.number}"
 
     @property
     def is_terminal(self) -> bool:

@@ -6,6 +6,8 @@ run executes code, so it counts as a write); viewers read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Prefetch, ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 
 from config.api_errors import ApiError
 from config.json_input import INT32_MAX
+from designer.serializers import CopyRequestSerializer
 from scripts_app import services
 from scripts_app.models import Script, ScriptVersion, code_checksum
 from scripts_app.sandbox.policy import MAX_CODE_CHARS
@@ -119,6 +122,17 @@ class DeployResultSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
+class FlowUseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    versions = serializers.ListField(child=serializers.CharField(), help_text='"draft", "deployed v3"')
+
+
+class UsedBySerializer(serializers.Serializer):
+    flows = FlowUseSerializer(many=True)
+    follows_latest = FlowUseSerializer(many=True)
+
+
 class TemplateSerializer(serializers.Serializer):
     kind = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
@@ -179,7 +193,16 @@ class ScriptViewSet(viewsets.ModelViewSet):
         based_on = fields.pop("revision", None)
         services.update_script(script=script, user=self.request.user, based_on=based_on, **fields)
 
+    @extend_schema(responses={204: None, 409: ErrorSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Deletes the script and its versions; 409 listing the flows (draft or deployed) and endpoints that
+        use it."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance: Script) -> None:
+        from designer.usage import refuse_if_used
+
+        refuse_if_used(kind="script", pk=instance.pk, name=instance.name)
         try:
             services.delete_script(script=instance)
         except ProtectedError as exc:
@@ -264,6 +287,51 @@ class ScriptViewSet(viewsets.ModelViewSet):
         except services.ScriptVersionNotFound as exc:
             raise ApiError(str(exc), status_code=status.HTTP_404_NOT_FOUND) from None
         return Response(outcome)
+
+    @extend_schema(
+        request=None, responses={200: ScriptSerializer, 404: ErrorSerializer}, operation_id="scripts_restore"
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]+)/restore")
+    def restore(self, request: Request, pk: str | None = None, number: str | None = None) -> Response:
+        """Copy the code of version `number` into the draft; the versions are unchanged."""
+        try:
+            script = services.restore_script_version(
+                script=self._script(), number=int(number or 0), user=request.user
+            )
+        except services.ScriptVersionNotFound as exc:
+            raise ApiError(str(exc), status_code=status.HTTP_404_NOT_FOUND) from None
+        return Response(self.get_serializer(self.get_queryset().get(pk=script.pk)).data)
+
+    @extend_schema(request=CopyRequestSerializer, responses={201: ScriptSerializer, 400: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        """A new script with this one's kind, description and draft (no versions), named "<name> (copy)"
+        unless `name`."""
+        body = CopyRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        try:
+            script = services.copy_script(
+                script=self._script(), name=body.validated_data.get("name"), user=request.user
+            )
+        except services.ScriptNameTaken as exc:
+            raise ApiError("That name is taken.", [{"field": "name", "message": str(exc)}]) from None
+        data = self.get_serializer(self.get_queryset().get(pk=script.pk)).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=UsedBySerializer)
+    @action(detail=True, methods=["get"], url_path="used-by")
+    def used_by(self, request: Request, pk: str | None = None) -> Response:
+        """The flows whose draft or deployed version uses this script (`flows`), and those of them that
+        follow its latest deployed version (`follows_latest`: deploying a new version changes them)."""
+        from designer.usage import flows_using
+
+        script = self._script()
+        return Response(
+            {
+                "flows": flows_using(kind="script", pk=script.pk),
+                "follows_latest": flows_using(kind="script", pk=script.pk, latest_only=True),
+            }
+        )
 
     @extend_schema(responses=TemplateSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)

@@ -31,6 +31,10 @@ class ScriptVersionNotFound(Exception):
     pass
 
 
+class ScriptNameTaken(Exception):
+    pass
+
+
 def _user_or_none(user: Actor) -> User | None:
     return user if isinstance(user, User) else None
 
@@ -188,3 +192,33 @@ def test_script(script: Script, data: dict[str, Any] | None, version: int | None
 
 # Not a pytest test, whatever its name says (it is the editor's "test" button).
 test_script.__test__ = False  # type: ignore[attr-defined]
+
+
+def restore_script_version(*, script: Script, number: int, user: Actor = None) -> Script:
+    """Copy the code of version `number` into the draft (the version itself is unchanged; deploy the draft
+    to make it current again). Raises ScriptVersionNotFound."""
+    version = ScriptVersion.objects.filter(script=script, number=number).only("code").first()
+    if version is None:
+        raise ScriptVersionNotFound(f"Script '{script.name}' has no version {number}.")
+    return update_script(script=script, user=user, code=version.code)
+
+
+def copy_script(*, script: Script, name: str | None = None, user: Actor = None) -> Script:
+    """A new script with `script`'s kind, description and draft code (no versions), named
+    "<name> (copy)" unless `name` is given. Raises ScriptNameTaken when `name` exists."""
+    from designer.copying import free_name
+
+    def taken(candidate: str) -> bool:
+        return Script.objects.filter(name=candidate).exists()
+
+    if name is not None and taken(name):
+        raise ScriptNameTaken(f"'{name}' already exists.")
+    author = _user_or_none(user)
+    return Script.objects.create(
+        name=name if name is not None else free_name(script.name, taken),
+        kind=script.kind,
+        description=script.description,
+        code=script.code,
+        created_by=author,
+        updated_by=author,
+    )

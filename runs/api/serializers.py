@@ -60,6 +60,7 @@ class RunSerializer(serializers.ModelSerializer):
             "has_warnings",
             "insights",
             "created_by",
+            "is_test",
         ]
         read_only_fields = fields
 

@@ -186,7 +186,7 @@ class Runner:
 
     # --- the walk -----------------------------------------------------------------------------------------
     def execute(self) -> None:
-        self.graph = Graph(self.run.flow_version.graph or {})
+        self.graph = Graph(self.run.graph_to_run)
         checkpoint = self.run.checkpoint or {}
         if checkpoint.get("started"):
             # Resumed: earlier steps' connectors sent secrets that the data in flight may still carry.
@@ -208,9 +208,7 @@ class Runner:
             self.log(
                 step=None,
                 level=LogLine.Level.INFO,
-                message=(
-                    f"Run started (attempt {self.run.attempt}, flow version {self.run.flow_version.number})"
-                ),
+                message=(f"Run started (attempt {self.run.attempt}, {self.run.version_label})"),
             )
         # A step retry's wait is the run's `available_at`: once claimed, the run is due, so the item on
         # top (the retry) executes at once.

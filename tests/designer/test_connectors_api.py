@@ -157,10 +157,14 @@ def test_a_connector_used_by_a_deployed_flow_cannot_be_deleted(
     assert editor_client.post(f"/api/flows/{orders_flow.pk}/deploy/", format="json").status_code == 201
     response = editor_client.delete(f"/api/connectors/{shop.pk}/")
     assert response.status_code == 409
-    assert response.json()["detail"] == "Connector 'Shop API' is used by the deployed flows 'Orders'."
+    assert (
+        response.json()["detail"] == "Connector 'Shop API' is used by the flows 'Orders'; change them first."
+    )
     response = editor_client.delete(f"/api/endpoints/{get_order.pk}/")
     assert response.status_code == 409
-    assert response.json()["detail"] == "Endpoint 'Get order' is used by the deployed flows 'Orders'."
+    assert (
+        response.json()["detail"] == "Endpoint 'Get order' is used by the flows 'Orders'; change them first."
+    )
     assert Endpoint.objects.filter(pk=get_order.pk).exists()
 
 

@@ -28,7 +28,7 @@ def test_flow_crud(editor_client) -> None:
     assert flow["name"] == "Orders"
     assert flow["priority"] == 2
     assert flow["enabled"] is True
-    assert flow["max_run_retries"] == 0
+    assert flow["max_run_retries"] == 3
     assert flow["deployed_version"] is None
     assert flow["last_run"] is None
     key = Flow.objects.get(pk=flow["id"]).webhook_key
