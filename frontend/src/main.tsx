@@ -4,6 +4,7 @@ import { App } from "./app";
 import { startTheme } from "./theme";
 import "@xyflow/react/dist/style.css";
 import "./styles/index.css";
+import "./features.css";
 
 startTheme();
 

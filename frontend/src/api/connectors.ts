@@ -27,6 +27,10 @@ export const getConnector = (id: number): Promise<Connector> => api.get<Connecto
 
 export const deleteConnector = (id: number): Promise<unknown> => api.delete(`/api/connectors/${id}/`);
 
+/** A copy with the same settings, secrets and endpoints, named "<name> (copy)". */
+export const copyConnector = (id: number): Promise<Connector> =>
+  api.post<Connector>(`/api/connectors/${id}/duplicate/`, {});
+
 export const listEndpoints = (connectorId: number): Promise<Endpoint[]> =>
   getAll<Endpoint>(`/api/endpoints/?connector=${connectorId}`);
 

@@ -68,12 +68,29 @@ export interface paths {
         /** @description Connectors. Secrets (`password`, `token`, `api_key`, `client_secret`) are write-only. */
         put: operations["connectors_update"];
         post?: never;
-        /** @description Connectors. Secrets (`password`, `token`, `api_key`, `client_secret`) are write-only. */
+        /** @description Deletes the connector and its endpoints; 409 listing the flows (draft or deployed) using it. */
         delete: operations["connectors_destroy"];
         options?: never;
         head?: never;
         /** @description Connectors. Secrets (`password`, `token`, `api_key`, `client_secret`) are write-only. */
         patch: operations["connectors_partial_update"];
+        trace?: never;
+    };
+    "/api/connectors/{id}/duplicate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A copy with the same settings, secrets and endpoints, named "<name> (copy)" unless `name`. */
+        post: operations["connectors_duplicate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/connectors/{id}/test/": {
@@ -193,7 +210,10 @@ export interface paths {
         /** @description Process flows: their settings here, their graph through `draft`, `deploy` and `versions`. */
         put: operations["flows_update"];
         post?: never;
-        /** @description Process flows: their settings here, their graph through `draft`, `deploy` and `versions`. */
+        /**
+         * @description Deletes the flow with its versions and runs; 409 while runs are active or while another flow's
+         *     run_flow shape calls it (the error items list those flows).
+         */
         delete: operations["flows_destroy"];
         options?: never;
         head?: never;
@@ -236,6 +256,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/flows/{id}/duplicate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description A new flow with this flow's settings and draft (not deployed), named "<name> (copy)" unless
+         *     `name`.
+         */
+        post: operations["flows_duplicate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/flows/{id}/export/": {
         parameters: {
             query?: never;
@@ -247,6 +287,23 @@ export interface paths {
         get: operations["flows_export_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/flows/{id}/test-run/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Runs the draft as it is now, without deploying it: a test run (`is_test`), also for a disabled or never deployed flow. 400 with the graph errors when the draft is invalid. */
+        post: operations["flows_test_run_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -603,7 +660,10 @@ export interface paths {
         /** @description Custom scripts: the draft `code` plus numbered, immutable deployed versions. */
         put: operations["scripts_update"];
         post?: never;
-        /** @description Custom scripts: the draft `code` plus numbered, immutable deployed versions. */
+        /**
+         * @description Deletes the script and its versions; 409 listing the flows (draft or deployed) and endpoints that
+         *     use it.
+         */
         delete: operations["scripts_destroy"];
         options?: never;
         head?: never;
@@ -628,6 +688,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/scripts/{id}/duplicate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description A new script with this one's kind, description and draft (no versions), named "<name> (copy)"
+         *     unless `name`.
+         */
+        post: operations["scripts_duplicate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/scripts/{id}/test/": {
         parameters: {
             query?: never;
@@ -642,6 +722,26 @@ export interface paths {
          *     script does is reported in the 200 answer (`ok`, `error`), never as a server error.
          */
         post: operations["scripts_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/scripts/{id}/used-by/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The flows whose draft or deployed version uses this script (`flows`), and those of them that
+         *     follow its latest deployed version (`follows_latest`: deploying a new version changes them).
+         */
+        get: operations["scripts_used_by_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -676,6 +776,23 @@ export interface paths {
         get: operations["scripts_versions_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/scripts/{id}/versions/{number}/restore/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Copy the code of version `number` into the draft; the versions are unchanged. */
+        post: operations["scripts_restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -886,6 +1003,10 @@ export interface components {
             /** @description Basic auth user name. */
             username?: string;
         };
+        /** @description Body of the `duplicate` actions: the copy's name (default: the original's name plus "(copy)"). */
+        CopyRequestRequest: {
+            name?: string;
+        };
         /**
          * @description * `drop_credentials` - Follow without credentials
          *     * `refuse` - Refuse
@@ -910,6 +1031,10 @@ export interface components {
             connections: {
                 [key: string]: unknown;
             }[];
+            /** @description The number of the deployed version (what Run now runs); null if none. */
+            deployed_version: number | null;
+            /** @description The draft would run differently from the deployed version (positions aside). */
+            differs_from_deployed: boolean;
             readonly errors: components["schemas"]["GraphError"][];
             /** @description The draft revision a change is based on (from the GET); a stale one gets 409. */
             revision?: number;
@@ -1046,6 +1171,12 @@ export interface components {
             name: string;
             priority?: number;
             variables?: unknown;
+        };
+        FlowUse: {
+            id: number;
+            name: string;
+            /** @description "draft", "deployed v3" */
+            versions: string[];
         };
         FlowVersion: {
             comment?: string;
@@ -1407,6 +1538,7 @@ export interface components {
             readonly has_warnings: boolean;
             readonly id: number;
             readonly insights: unknown;
+            readonly is_test: boolean;
             readonly parent_run: number | null;
             readonly priority: number;
             /** Format: date-time */
@@ -1442,6 +1574,7 @@ export interface components {
             readonly input_payload: string | null;
             readonly input_payload_truncated: boolean;
             readonly insights: unknown;
+            readonly is_test: boolean;
             readonly parent_run: number | null;
             readonly priority: number;
             /** Format: date-time */
@@ -1486,6 +1619,7 @@ export interface components {
             readonly insights: {
                 [key: string]: unknown;
             };
+            readonly is_test: boolean;
             readonly parent_run: number | null;
             readonly priority: number;
             /** Format: date-time */
@@ -1688,6 +1822,10 @@ export interface components {
          * @enum {string}
          */
         TriggerEnum: "manual" | "api" | "webhook" | "schedule" | "run_flow" | "retry";
+        UsedBy: {
+            flows: components["schemas"]["FlowUse"][];
+            follows_latest: components["schemas"]["FlowUse"][];
+        };
         /**
          * @description * `original` - original
          *     * `deployed` - deployed
@@ -1895,6 +2033,14 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
         };
     };
     connectors_partial_update: {
@@ -1920,6 +2066,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Connector"];
+                };
+            };
+        };
+    };
+    connectors_duplicate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CopyRequestRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CopyRequestRequest"];
+                "multipart/form-data": components["schemas"]["CopyRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connector"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
         };
@@ -2299,6 +2480,14 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
         };
     };
     flows_partial_update: {
@@ -2419,6 +2608,41 @@ export interface operations {
             };
         };
     };
+    flows_duplicate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CopyRequestRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CopyRequestRequest"];
+                "multipart/form-data": components["schemas"]["CopyRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
     flows_export_retrieve: {
         parameters: {
             query?: never;
@@ -2436,6 +2660,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FlowExport"];
+                };
+            };
+        };
+    };
+    flows_test_run_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartRunRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["StartRunRequest"];
+                "multipart/form-data": components["schemas"]["StartRunRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
         };
@@ -3198,6 +3457,14 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptApiErrorResponse"];
+                };
+            };
         };
     };
     scripts_partial_update: {
@@ -3256,6 +3523,41 @@ export interface operations {
             };
         };
     };
+    scripts_duplicate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CopyRequestRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CopyRequestRequest"];
+                "multipart/form-data": components["schemas"]["CopyRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptApiErrorResponse"];
+                };
+            };
+        };
+    };
     scripts_test_create: {
         parameters: {
             query?: never;
@@ -3287,6 +3589,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScriptApiErrorResponse"];
+                };
+            };
+        };
+    };
+    scripts_used_by_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsedBy"];
                 };
             };
         };
@@ -3330,6 +3653,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScriptVersionDetail"];
+                };
+            };
+        };
+    };
+    scripts_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptApiErrorResponse"];
                 };
             };
         };

@@ -44,3 +44,7 @@ export type RunDetail = Json<
 >;
 export type LogLine = Json<Schemas["LogLine"], { step: number | null; shape_id?: string | null }>;
 export type ShapeTypeInfo = Body<Schemas["ShapeType"]>;
+
+/** A flow that uses a script, connector or flow (`GET /api/scripts/{id}/used-by/`, 409 "used by" items). */
+export type FlowUse = Body<Schemas["FlowUse"]>;
+export type ScriptUsedBy = Body<Schemas["UsedBy"]>;

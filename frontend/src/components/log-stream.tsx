@@ -1,7 +1,22 @@
 /** A live run log: follows new lines until the user scrolls up; level filter and search. */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { ReactNode } from "react";
+import { Link } from "react-router";
 import type { LogLine } from "../api/types";
+import { splitRunMentions } from "../lib/run-links";
+
+/** A log message with every "run N" it mentions as a link to that run. */
+function Message({ text }: { text: string }): ReactNode {
+  return splitRunMentions(text).map((part, index) =>
+    typeof part === "string" ? (
+      part
+    ) : (
+      <Link key={index} to={`/runs/${part.run}`}>
+        {part.text}
+      </Link>
+    ),
+  );
+}
 
 const LEVELS = ["debug", "info", "warning", "error"] as const;
 const LEVEL_RANK: Record<string, number> = { debug: 0, info: 1, warning: 2, error: 3 };
@@ -87,7 +102,9 @@ export function LogStream({
             </span>
             <span className="log-level">{line.level}</span>
             <span className="log-step">{line.step !== null ? (stepNames.get(line.step) ?? "") : ""}</span>
-            <span className="log-message">{line.message}</span>
+            <span className="log-message">
+              <Message text={line.message} />
+            </span>
           </div>
         ))}
       </div>

@@ -1,10 +1,16 @@
-/** Flows list: create, rename, enable / disable, priority, last run status, open in the designer. */
-import { useCallback, useEffect, useState } from "react";
-import type { FormEvent, ReactNode } from "react";
+/**
+ * Flows list: create, import (a JSON export), rename, enable / disable, priority, last run status, export,
+ * duplicate, delete (refused while other flows call it), open in the designer.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { ChangeEvent, FormEvent, ReactNode } from "react";
 import { Link, useNavigate } from "react-router";
-import { api, errorMessage, getAll } from "../api/client";
+import { api, ApiError, errorMessage, getAll } from "../api/client";
 import type { Flow, RunStatus, RunSummary } from "../api/types";
+import { ItemActions, RefusalNotice } from "../components/item-actions";
+import type { Refusal } from "../components/item-actions";
 import { Empty, formatTime, Loading, Notice, StatusPill } from "../components/ui";
+import { downloadJson, exportFileName } from "../lib/flow-files";
 import { LiveSocket } from "../lib/socket";
 import type { SocketState } from "../lib/socket";
 import { useCanWrite } from "../session";
@@ -21,10 +27,16 @@ function FlowRow({
   flow,
   onChanged,
   onError,
+  onDuplicated,
+  onDeleted,
+  onRefused,
 }: {
   flow: Flow;
   onChanged: (flow: Flow) => void;
   onError: (message: string) => void;
+  onDuplicated: (flow: Flow) => void;
+  onDeleted: () => void;
+  onRefused: (refusal: Refusal) => void;
 }): ReactNode {
   const canWrite = useCanWrite();
   const [renaming, setRenaming] = useState(false);
@@ -37,6 +49,13 @@ function FlowRow({
     }
   };
   const status = flow.last_run?.status ?? null;
+  const exportFlow = async (): Promise<void> => {
+    try {
+      downloadJson(exportFileName(flow.name), await api.get<unknown>(`/api/flows/${flow.id}/export/`));
+    } catch (error) {
+      onError(errorMessage(error));
+    }
+  };
   return (
     <tr data-flow-id={flow.id}>
       <td>
@@ -118,9 +137,30 @@ function FlowRow({
         ) : null}
       </td>
       <td className="actions">
-        <Link to={`/flows/${flow.id}`} className="button">
-          Open
-        </Link>
+        <span className="list-actions">
+          <Link to={`/flows/${flow.id}`} className="button">
+            Open
+          </Link>
+          <button
+            type="button"
+            className="small"
+            aria-label={`Export ${flow.name}`}
+            onClick={() => void exportFlow()}
+          >
+            Export
+          </button>
+          {canWrite ? (
+            <ItemActions<Flow>
+              collection="flows"
+              id={flow.id}
+              name={flow.name}
+              onDuplicated={onDuplicated}
+              onDeleted={onDeleted}
+              onRefused={onRefused}
+              onError={onError}
+            />
+          ) : null}
+        </span>
       </td>
     </tr>
   );
@@ -135,6 +175,9 @@ export function FlowsPage(): ReactNode {
   const [filter, setFilter] = useState("");
   const [socket, setSocket] = useState<SocketState>("connecting");
   const [refusal, setRefusal] = useState<string | null>(null);
+  const [deleteRefusal, setDeleteRefusal] = useState<Refusal | null>(null);
+  const [info, setInfo] = useState<string | null>(null);
+  const importInput = useRef<HTMLInputElement>(null);
 
   const load = useCallback(async () => {
     try {
@@ -196,6 +239,40 @@ export function FlowsPage(): ReactNode {
     }
   };
 
+  // Importing a flow whose name exists imports it as "<name> (imported)", like a copy.
+  const importFile = async (event: ChangeEvent<HTMLInputElement>): Promise<void> => {
+    const file = event.target.files?.[0];
+    event.target.value = "";
+    if (!file) return;
+    let document: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(await file.text());
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+        throw new Error("not an object");
+      document = parsed as Record<string, unknown>;
+    } catch {
+      setError(`${file.name} is not a JSON flow export.`);
+      return;
+    }
+    const original = String((document.flow as Record<string, unknown> | undefined)?.name ?? "Imported flow");
+    const taken = new Set((flows ?? []).map((f) => f.name));
+    let name = original;
+    for (let n = 1; taken.has(name); n++)
+      name = n === 1 ? `${original} (imported)` : `${original} (imported ${n})`;
+    try {
+      const flow = await api.post<Flow & { errors?: unknown[] }>("/api/flows/import/", { ...document, name });
+      const problems = flow.errors?.length ?? 0;
+      setInfo(
+        `Imported “${flow.name}”` +
+          (name !== original ? ` (a flow named “${original}” exists)` : "") +
+          (problems > 0 ? `; its draft has ${problems} problem(s) to fix.` : "."),
+      );
+      navigate(`/flows/${flow.id}`);
+    } catch (e) {
+      setError(e instanceof ApiError ? `Import refused: ${e.describe()}` : errorMessage(e));
+    }
+  };
+
   const shown = (flows ?? []).filter((f) => f.name.toLowerCase().includes(filter.toLowerCase()));
   return (
     <div className="page">
@@ -213,6 +290,17 @@ export function FlowsPage(): ReactNode {
         {canWrite ? (
           <form className="inline-form" onSubmit={(e) => void create(e)}>
             <input
+              ref={importInput}
+              type="file"
+              accept=".json,application/json"
+              hidden
+              data-testid="import-flow-file"
+              onChange={(e) => void importFile(e)}
+            />
+            <button type="button" onClick={() => importInput.current?.click()}>
+              Import…
+            </button>
+            <input
               aria-label="New flow name"
               placeholder="New flow name"
               value={newName}
@@ -225,6 +313,12 @@ export function FlowsPage(): ReactNode {
         ) : null}
       </div>
       {refusal ? <Notice kind="error">{refusal}</Notice> : null}
+      <RefusalNotice refusal={deleteRefusal} onClose={() => setDeleteRefusal(null)} />
+      {info ? (
+        <Notice kind="success" onClose={() => setInfo(null)}>
+          {info}
+        </Notice>
+      ) : null}
       {error ? (
         <Notice kind="error" onClose={() => setError(null)}>
           {error}
@@ -264,6 +358,16 @@ export function FlowsPage(): ReactNode {
                   key={flow.id}
                   flow={flow}
                   onError={setError}
+                  onRefused={setDeleteRefusal}
+                  onDeleted={() => {
+                    setDeleteRefusal(null);
+                    setInfo(`Deleted “${flow.name}”.`);
+                    setFlows((list) => (list ?? []).filter((f) => f.id !== flow.id));
+                  }}
+                  onDuplicated={(copy) => {
+                    setInfo(`Created “${copy.name}” (not deployed).`);
+                    setFlows((list) => [...(list ?? []), copy].sort((a, b) => a.name.localeCompare(b.name)));
+                  }}
                   onChanged={(updated) =>
                     setFlows((list) =>
                       (list ?? []).map((f) => (f.id === updated.id ? { ...f, ...updated } : f)),

@@ -9,6 +9,7 @@ import { TERMINAL_STATUSES } from "../api/types";
 import { LogStream } from "../components/log-stream";
 import { formatDuration, formatTime, Loading, Notice, PayloadView, StatusPill } from "../components/ui";
 import { useRun } from "../hooks/use-run";
+import { displayStatus, retryRunIn } from "../lib/run-links";
 import { parseGraph } from "../lib/serialize";
 import { useCanWrite } from "../session";
 import { RetryControls } from "./run-detail/retry-controls";
@@ -142,6 +143,8 @@ function StepDetail({ run, step }: { run: RunDetail; step: Step }): ReactNode {
             </div>
             {p.body !== null && p.body !== undefined ? (
               <PayloadView text={p.body} />
+            ) : p.size === 0 ? (
+              <div className="hint">Empty payload (0 bytes).</div>
             ) : (
               <div className="hint">Too large to show here: download it.</div>
             )}
@@ -161,6 +164,7 @@ export function RunDetailPage(): ReactNode {
   const [selected, setSelected] = useState<number | null>(null);
   const [message, setMessage] = useState<{ kind: "error" | "success" | "info"; text: string } | null>(null);
   const stepNames = useMemo(() => new Map(steps.map((s) => [s.id, s.shape_name || s.shape_id])), [steps]);
+  const retryRun = useMemo(() => retryRunIn(logs), [logs]);
 
   const stop = async (): Promise<void> => {
     try {
@@ -192,11 +196,13 @@ export function RunDetailPage(): ReactNode {
             ← Runs
           </Link>
           <h1>
-            Run #{run.id} <StatusPill status={run.status} />
+            Run #{run.id} <StatusPill status={displayStatus(run, steps)} />
+            {run.is_test ? <span className="test-badge">test run of the draft</span> : null}
           </h1>
           <div className="hint">
             <Link to={`/flows/${run.flow}`}>{run.flow_name ?? `Flow #${run.flow}`}</Link>
-            {versionNumber ? ` v${versionNumber}` : ""} · {run.trigger} · attempt {run.attempt}
+            {run.is_test ? " draft" : versionNumber ? ` v${versionNumber}` : ""} · {run.trigger} · attempt{" "}
+            {run.attempt}
             {run.retry_of ? (
               <>
                 {" "}
@@ -209,7 +215,12 @@ export function RunDetailPage(): ReactNode {
                 · retried as <Link to={`/runs/${run.retried_by}`}>#{run.retried_by}</Link>
               </>
             ) : null}{" "}
-            · started {formatTime(run.started_at)} · {formatDuration(run.started_at, run.finished_at)}
+            ·{" "}
+            {run.started_at
+              ? `started ${formatTime(run.started_at)} · ${formatDuration(run.started_at, run.finished_at)}`
+              : finished
+                ? "never started"
+                : "not started yet"}
             {" · "}
             <span className={`live-dot live-${socket}`}>{socket === "open" ? "live" : socket}</span>
           </div>
@@ -239,6 +250,13 @@ export function RunDetailPage(): ReactNode {
         </Notice>
       ) : null}
       {run.error ? <Notice kind="error">{run.error}</Notice> : null}
+      {retryRun !== null ? (
+        <Notice kind="info">
+          <span data-testid="retry-run-notice">
+            This run is retried as <Link to={`/runs/${retryRun}`}>run #{retryRun}</Link>.
+          </span>
+        </Notice>
+      ) : null}
       {Object.keys(insights).length > 0 ? (
         <div className="insights">
           {Object.entries(insights).map(([k, v]) => (

@@ -5,8 +5,9 @@ import { Link, useSearchParams } from "react-router";
 import { api, errorMessage, getAll, query } from "../api/client";
 import type { Page } from "../api/client";
 import type { Flow, RunSummary } from "../api/types";
-import { RUN_STATUSES } from "../api/types";
+import { RUN_STATUSES, TERMINAL_STATUSES } from "../api/types";
 import { Empty, formatDuration, formatTime, Loading, Notice, StatusPill } from "../components/ui";
+import { displayStatus } from "../lib/run-links";
 import { LiveSocket } from "../lib/socket";
 import type { SocketState } from "../lib/socket";
 import { useCanWrite } from "../session";
@@ -271,10 +272,11 @@ export function RunsPage(): ReactNode {
                     <Link to={`/runs/${run.id}`} className="strong">
                       #{run.id}
                     </Link>
+                    {run.is_test ? <span className="test-badge">test run</span> : null}
                   </td>
                   <td>{run.flow_name ?? flows.find((f) => f.id === run.flow)?.name ?? `#${run.flow}`}</td>
                   <td>
-                    <StatusPill status={run.status} />
+                    <StatusPill status={displayStatus(run)} />
                     {run.has_warnings ? (
                       <span className="warn-flag" title="Has warnings">
                         ⚠
@@ -283,7 +285,16 @@ export function RunsPage(): ReactNode {
                   </td>
                   <td>{run.trigger}</td>
                   <td>{run.attempt}</td>
-                  <td>{formatTime(run.started_at ?? run.queued_at)}</td>
+                  <td>
+                    {run.started_at ? (
+                      formatTime(run.started_at)
+                    ) : (
+                      <span className="hint">
+                        {TERMINAL_STATUSES.has(run.status) ? "never started" : "not started"} · queued{" "}
+                        {formatTime(run.queued_at)}
+                      </span>
+                    )}
+                  </td>
                   <td>{formatDuration(run.started_at, run.finished_at)}</td>
                 </tr>
               ))}

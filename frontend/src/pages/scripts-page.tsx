@@ -1,9 +1,14 @@
-/** Scripts list: every custom script with its kind and deployed version; create one from a template. */
+/**
+ * Scripts list: every custom script with its kind and deployed version; create one from a template,
+ * duplicate one, delete one (refused, with the flows, while flows use it).
+ */
 import { useEffect, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { Link, useNavigate } from "react-router";
 import { api, errorMessage, getAll } from "../api/client";
 import type { Script } from "../api/types";
+import { ItemActions, RefusalNotice } from "../components/item-actions";
+import type { Refusal } from "../components/item-actions";
 import { Empty, formatTime, Loading, Notice } from "../components/ui";
 import { useCanWrite } from "../session";
 
@@ -14,6 +19,8 @@ export function ScriptsPage(): ReactNode {
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [kind, setKind] = useState<Script["kind"]>("general");
+  const [refusal, setRefusal] = useState<Refusal | null>(null);
+  const [info, setInfo] = useState<string | null>(null);
 
   useEffect(() => {
     getAll<Script>("/api/scripts/")
@@ -66,6 +73,12 @@ export function ScriptsPage(): ReactNode {
           {error}
         </Notice>
       ) : null}
+      <RefusalNotice refusal={refusal} onClose={() => setRefusal(null)} />
+      {info ? (
+        <Notice kind="success" onClose={() => setInfo(null)}>
+          {info}
+        </Notice>
+      ) : null}
       {scripts === null ? (
         <Loading />
       ) : scripts.length === 0 ? (
@@ -80,6 +93,7 @@ export function ScriptsPage(): ReactNode {
               <th>Kind</th>
               <th>Deployed</th>
               <th>Updated</th>
+              {canWrite ? <th /> : null}
             </tr>
           </thead>
           <tbody>
@@ -96,6 +110,28 @@ export function ScriptsPage(): ReactNode {
                   {s.deployed_version ? `v${s.deployed_version}` : <span className="hint">not deployed</span>}
                 </td>
                 <td>{formatTime(s.updated_at)}</td>
+                {canWrite ? (
+                  <td className="actions">
+                    <ItemActions<Script>
+                      collection="scripts"
+                      id={s.id}
+                      name={s.name}
+                      onError={setError}
+                      onRefused={setRefusal}
+                      onDeleted={() => {
+                        setRefusal(null);
+                        setInfo(`Deleted “${s.name}”.`);
+                        setScripts((list) => (list ?? []).filter((item) => item.id !== s.id));
+                      }}
+                      onDuplicated={(copy) => {
+                        setInfo(`Created “${copy.name}” from the draft of “${s.name}” (not deployed).`);
+                        setScripts((list) =>
+                          [...(list ?? []), copy].sort((a, b) => a.name.localeCompare(b.name)),
+                        );
+                      }}
+                    />
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>

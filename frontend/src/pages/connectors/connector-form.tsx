@@ -2,10 +2,12 @@
 import { useEffect, useState } from "react";
 import type { ReactNode } from "react";
 import { ApiError, errorMessage } from "../../api/client";
-import { deleteConnector, getConnector, listEndpoints, saveConnector } from "../../api/connectors";
+import { copyConnector, deleteConnector, getConnector, listEndpoints, saveConnector } from "../../api/connectors";
 import type { ConnectorFields, ConnectorInput } from "../../api/connectors";
 import type { AuthType, Connector, Endpoint } from "../../api/types";
 import { ConflictDialog } from "../../components/conflict-dialog";
+import { RefusalNotice, usersOf } from "../../components/item-actions";
+import type { Refusal } from "../../components/item-actions";
 import { Notice } from "../../components/ui";
 import { KeyValueEditor, NumberField, SelectField, TextField } from "../../shapes/fields";
 import { useCanWrite } from "../../session";
@@ -32,6 +34,7 @@ export function ConnectorForm({
   const [endpoints, setEndpoints] = useState<Endpoint[] | null>(null);
   /** The current revision when a save met a newer one saved elsewhere. */
   const [conflict, setConflict] = useState<number | null>(null);
+  const [refusal, setRefusal] = useState<Refusal | null>(null);
   const secretInfo = secretOf(draft.auth_type);
   const setSecrets = connector?.secrets_set ?? [];
 
@@ -40,6 +43,7 @@ export function ConnectorForm({
     setSecret("");
     setError(null);
     setConflict(null);
+    setRefusal(null);
     if (connector) {
       listEndpoints(connector.id)
         .then(setEndpoints)
@@ -94,6 +98,17 @@ export function ConnectorForm({
       await deleteConnector(connector.id);
       onDeleted();
     } catch (e) {
+      // Refused while flows use it: name them, with links.
+      if (e instanceof ApiError && e.status === 409) setRefusal({ detail: e.message, flows: usersOf(e) });
+      else setError(errorMessage(e));
+    }
+  };
+
+  const duplicate = async (): Promise<void> => {
+    if (!connector) return;
+    try {
+      onSaved(await copyConnector(connector.id));
+    } catch (e) {
       setError(errorMessage(e));
     }
   };
@@ -114,6 +129,7 @@ export function ConnectorForm({
           {error}
         </Notice>
       ) : null}
+      <RefusalNotice refusal={refusal} onClose={() => setRefusal(null)} />
       {saved ? <Notice kind="success">{saved}</Notice> : null}
       <div className="card">
         <div className="field-pair">
@@ -222,9 +238,14 @@ export function ConnectorForm({
         {!readOnly ? (
           <div className="modal-actions">
             {connector ? (
-              <button type="button" className="danger" onClick={() => void remove()}>
-                Delete
-              </button>
+              <>
+                <button type="button" className="danger" onClick={() => void remove()}>
+                  Delete
+                </button>
+                <button type="button" onClick={() => void duplicate()}>
+                  Duplicate
+                </button>
+              </>
             ) : null}
             <button
               type="button"
