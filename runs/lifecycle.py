@@ -328,8 +328,12 @@ def queue_run_attempt(
         attempt=run.attempt + 1,
         delay_seconds=delay_seconds,
         trigger_chain=list(run.trigger_chain or []),
-        # The next attempt of a test run runs the same draft snapshot, unless told to run a version.
-        test_graph=run.test_graph if run.is_test and flow_version is None else None,
+        # The next attempt of a test run runs the same draft snapshot, unless told to run another version.
+        test_graph=(
+            run.test_graph
+            if run.is_test and (flow_version is None or flow_version.pk == run.flow_version_id)
+            else None
+        ),
     )
 
 

@@ -127,3 +127,30 @@ def test_the_draft_says_whether_it_differs_from_the_deployed_version(make_flow, 
     assert (same["deployed_version"], same["differs_from_deployed"]) == (1, False)
     assert after_move["differs_from_deployed"] is False
     assert after_edit["differs_from_deployed"] is True
+
+
+def test_retrying_a_failed_test_run_runs_the_same_draft_snapshot(make_flow, editor_client):
+    flow = make_flow(_say("deployed"))
+    save_draft(
+        flow=flow,
+        graph={
+            "shapes": [
+                shape("trigger", "trigger", kind="manual"),
+                shape("check", "assert", conditions=[{"path": "missing", "operator": "exists"}]),
+            ],
+            "connections": [{"source": "trigger", "target": "check"}],
+        },
+    )
+    failed = run_once(
+        Run.objects.get(
+            pk=editor_client.post(f"/api/flows/{flow.pk}/test-run/", {}, format="json").json()["id"]
+        )
+    )
+    _draft_saying(flow, "edited after the test run")
+
+    answer = editor_client.post(f"/api/runs/{failed.pk}/retry/", {}, format="json")
+
+    assert failed.status == Run.Status.FAILED
+    assert answer.status_code == 201, answer.content
+    retry = run_once(Run.objects.get(pk=answer.json()["id"]))
+    assert (retry.is_test, retry.status) == (True, Run.Status.FAILED)
