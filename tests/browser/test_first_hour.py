@@ -199,3 +199,169 @@ def test_deleting_a_script_in_use_names_the_flows_and_a_copy_can_be_deleted(
 
     refusal.get_by_role("link", name=user["name"]).click()
     page.wait_for_url(re.compile(rf"/flows/{user['id']}$"))
+
+
+def _node(page: Page, shape_id: str) -> Any:
+    return page.locator(f".react-flow__node[data-id='{shape_id}']")
+
+
+def _dock_run_id(page: Page) -> int:
+    link = page.get_by_test_id("run-drawer").locator(".drawer-head a")
+    expect(link).to_have_text(re.compile(r"#\d+"))
+    return int(link.inner_text().lstrip("#"))
+
+
+def test_the_draft_differs_indicator_and_a_test_run_of_the_draft(page: Page, server: LiveServer) -> None:
+    flow = _flow(server, _graph(_shape("say", "manual_payload", "Say", 300, payload="deployed")), deploy=True)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    state = page.get_by_test_id("draft-state")
+    expect(state).to_have_text("deployed v1 = draft")
+
+    _node(page, "say").click()
+    page.get_by_test_id("shape-panel").get_by_label("Payload").fill("from the draft")
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    expect(state).to_have_text("draft differs from deployed v1")
+
+    # Run now with undeployed changes asks what to run.
+    page.get_by_role("button", name="Run now").click()
+    menu = page.get_by_role("menu", name="What to run")
+    expect(menu.get_by_role("menuitem")).to_have_text(
+        ["Deploy and run", "Test run of the draft", "Run deployed v1"]
+    )
+    screenshot(page, "24-run-now-with-undeployed-changes")
+    menu.get_by_role("menuitem", name="Test run of the draft").click()
+    dock = page.get_by_test_id("run-drawer")
+    expect(dock.get_by_test_id("dock-runs-what")).to_have_text("test run of the draft")
+    expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    expect(_node(page, "say").get_by_test_id("shape-overlay")).to_contain_text("succeeded")
+    test_run = _dock_run_id(page)
+    with server.api() as api:
+        run = api.get(f"/api/runs/{test_run}/").json()
+        assert (run["is_test"], run["final_payload"]) == (True, "from the draft")
+        assert api.get(f"/api/flows/{flow['id']}/").json()["deployed_version"] == 1
+    screenshot(page, "25-test-run-of-the-draft")
+
+    # Deploy and run: the draft becomes v2 and the run runs it.
+    page.get_by_role("button", name="Run now").click()
+    page.get_by_role("menuitem", name="Deploy and run").click()
+    expect(state).to_have_text("deployed v2 = draft")
+    expect(dock.get_by_test_id("dock-runs-what")).to_have_text("deployed v2")
+    expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    deployed_run = _dock_run_id(page)
+    assert deployed_run != test_run
+    with server.api() as api:
+        run = api.get(f"/api/runs/{deployed_run}/").json()
+        assert (run["is_test"], run["flow_version_number"], run["final_payload"]) == (
+            False,
+            2,
+            "from the draft",
+        )
+
+    # The runs list marks the test run.
+    page.goto("/runs")
+    expect(page.locator(f"tr[data-run-id='{test_run}'] .test-badge")).to_have_text("test run")
+    expect(page.locator(f"tr[data-run-id='{deployed_run}'] .test-badge")).to_have_count(0)
+
+
+def test_quick_add_inserts_after_the_selection_and_connects_it(page: Page, server: LiveServer) -> None:
+    flow = _flow(server, _graph(_shape("say", "manual_payload", "Say", 300, payload="x")))
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(page.locator(".react-flow__node")).to_have_count(2)
+
+    _node(page, "say").click()
+    page.keyboard.press("Tab")
+    search = page.get_by_role("combobox", name="Search shapes")
+    expect(search).to_have_attribute("placeholder", "Add a shape after “Say”…")
+    search.fill("map")
+    screenshot(page, "26-quick-add")
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    with server.api() as api:
+        draft = api.get(f"/api/flows/{flow['id']}/draft/").json()
+    added = next(s for s in draft["shapes"] if s["type"] == "map")
+    say = next(s for s in draft["shapes"] if s["id"] == "say")
+    assert {"source": "say", "target": added["id"]} in draft["connections"]
+    assert added["position"]["x"] > say["position"]["x"] + 200
+    # The new shape is selected, so Ctrl+K adds the next one after it.
+    page.keyboard.press("Control+k")
+    page.get_by_role("combobox", name="Search shapes").fill("filter")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    with server.api() as api:
+        draft = api.get(f"/api/flows/{flow['id']}/draft/").json()
+    assert len(draft["shapes"]) == 4
+    second = next(s for s in draft["shapes"] if s["type"] == "filter")
+    assert {"source": added["id"], "target": second["id"]} in draft["connections"]
+    # The view follows the new shape (the canvas draws only what is in view).
+    expect(_node(page, second["id"])).to_be_visible()
+    page.get_by_role("button", name="Fit", exact=True).click()
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+
+    # Ctrl+A selects every shape, and no page text.
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 20})
+    page.keyboard.press("Control+a")
+    expect(page.locator(".react-flow__node.selected")).to_have_count(4)
+    expect(page.get_by_text("4 shapes selected")).to_be_visible()
+    assert page.evaluate("() => String(window.getSelection())") == ""
+
+    # ? shows the shortcut sheet.
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 20})
+    page.keyboard.press("?")
+    sheet = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(sheet).to_contain_text("Tab or Ctrl+K")
+    screenshot(page, "27-shortcut-sheet")
+    sheet.get_by_role("button", name="Close").click()
+    expect(sheet).to_have_count(0)
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_the_minimap_never_covers_a_shape_while_the_run_dock_is_open(page: Page, server: LiveServer) -> None:
+    # Two rows, the last shape in the bottom-right corner: where the minimap sits.
+    spots = [(300, 0), (600, 0), (900, 0), (900, 400), (1200, 400)]
+    steps = [
+        {
+            **_shape(f"step-{i}", "manual_payload", f"Step {i}", x, payload=str(i)),
+            "position": {"x": x, "y": y},
+        }
+        for i, (x, y) in enumerate(spots, start=1)
+    ]
+    flow = _flow(server, _graph(*steps), deploy=True)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(page.locator(".react-flow__node")).to_have_count(6)
+    expect(page.locator(".react-flow__minimap")).to_be_visible()
+
+    page.get_by_role("button", name="Run now").click()
+    dock = page.get_by_test_id("run-drawer")
+    expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    screenshot(page, "28-run-dock-open")
+    # Zoomed out to fit above the dock, shapes show their status by colour rather than a badge.
+    expect(page.locator("[data-shape-id='step-5']")).to_have_class(re.compile(r"status-succeeded"))
+
+    canvas = page.locator(".canvas").bounding_box()
+    assert canvas is not None
+    minimaps = page.locator(".react-flow__minimap")
+    minimap = minimaps.bounding_box() if minimaps.count() > 0 else None
+    for shape in page.locator(".react-flow__node").all():
+        box = shape.bounding_box()
+        assert box is not None
+        assert minimap is None or not _overlap(box, minimap), (
+            f"the minimap covers {shape.get_attribute('data-id')}"
+        )
+        # Refitted above the dock: every shape, with its status badge, is inside the visible canvas.
+        assert canvas["y"] <= box["y"] and box["y"] + box["height"] <= canvas["y"] + canvas["height"]
+        assert canvas["x"] <= box["x"] and box["x"] + box["width"] <= canvas["x"] + canvas["width"]
+
+    dock.get_by_role("button", name="Close run").click()
+    expect(page.locator(".react-flow__minimap")).to_be_visible()

@@ -11,6 +11,9 @@ export interface DraftBody {
   /** The draft's revision: a save carries the one it was based on (a stale one gets 409). */
   revision?: number;
   updated_at?: string;
+  /** What Run now runs (null: never deployed), and whether the draft would run differently. */
+  deployed_version?: number | null;
+  differs_from_deployed?: boolean;
 }
 
 export type FlowSettings = Pick<Flow, "description" | "variables" | "max_run_retries">;
@@ -47,6 +50,13 @@ export const startFlowRun = (flowId: number, input: StartRunInput): Promise<{ id
   const body: Record<string, unknown> = { variables: input.variables ?? {} };
   if (input.payload !== null && input.payload !== undefined) body.payload = input.payload;
   return api.post<{ id: number }>(`/api/flows/${flowId}/runs/`, body);
+};
+
+/** A test run of the draft as it is on the server (not deployed); 400 lists the draft's problems. */
+export const startTestRun = (flowId: number, input: StartRunInput): Promise<{ id: number }> => {
+  const body: Record<string, unknown> = { variables: input.variables ?? {} };
+  if (input.payload !== null && input.payload !== undefined) body.payload = input.payload;
+  return api.post<{ id: number }>(`/api/flows/${flowId}/test-run/`, body);
 };
 
 /** The shape-level errors of a refused deploy, validate or save (`{"shape", "setting", "message"}` items). */

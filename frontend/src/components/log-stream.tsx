@@ -6,7 +6,7 @@ import type { LogLine } from "../api/types";
 import { splitRunMentions } from "../lib/run-links";
 
 /** A log message with every "run N" it mentions as a link to that run. */
-function Message({ text }: { text: string }): ReactNode {
+export function LogMessage({ text }: { text: string }): ReactNode {
   return splitRunMentions(text).map((part, index) =>
     typeof part === "string" ? (
       part
@@ -103,7 +103,7 @@ export function LogStream({
             <span className="log-level">{line.level}</span>
             <span className="log-step">{line.step !== null ? (stepNames.get(line.step) ?? "") : ""}</span>
             <span className="log-message">
-              <Message text={line.message} />
+              <LogMessage text={line.message} />
             </span>
           </div>
         ))}

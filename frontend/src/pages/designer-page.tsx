@@ -10,6 +10,7 @@ import type { ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { Loading, Notice } from "../components/ui";
 import { SHAPE_HEIGHT, SHAPE_WIDTH } from "../lib/graph";
+import { freeSpot } from "../lib/placement";
 import type { ShapeType } from "../shapes/types";
 import { useCanWrite } from "../session";
 import { useDesigner } from "../store/designer";
@@ -20,6 +21,7 @@ import { Inspector } from "./designer/inspector";
 import { Palette } from "./designer/palette";
 import { RunDialog, RunDock } from "./designer/run-dock";
 import { DesignerToolbar } from "./designer/toolbar";
+import { QuickAdd, ShortcutSheet } from "./designer/quick-add";
 import { useDesignerShortcuts } from "./designer/use-designer-shortcuts";
 import { useDraftAutosave } from "./designer/use-draft-autosave";
 import { ConflictDialog } from "../components/conflict-dialog";
@@ -27,7 +29,7 @@ import { VersionsPanel } from "./designer/versions-panel";
 
 function Designer({ flowId }: { flowId: number }): ReactNode {
   const readOnly = !useCanWrite();
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, setCenter, getZoom } = useReactFlow();
   const notice = useDesigner((s) => s.notice);
   const lookupsError = useResources((s) => s.error);
   const flow = useFlowSession((s) => (s.flowId === flowId ? s.flow : null));
@@ -37,9 +39,19 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
   const message = useFlowSession((s) => s.message);
   const runId = useFlowSession((s) => s.runId);
   const conflict = useFlowSession((s) => (s.flowId === flowId ? s.conflict : null));
+  const followRun = useFlowSession((s) => s.followRun);
+  const deployedVersion = useFlowSession((s) => s.draftStatus.deployedVersion);
   const session = useFlowSession.getState;
   const [showVersions, setShowVersions] = useState(false);
   const [showRunDialog, setShowRunDialog] = useState(false);
+  const [quickAdd, setQuickAdd] = useState(false);
+  const [showShortcuts, setShowShortcuts] = useState(false);
+  const openQuickAdd = useCallback(() => setQuickAdd(true), []);
+  const openShortcuts = useCallback(() => setShowShortcuts(true), []);
+  const anchorName = useDesigner((s) => {
+    const selected = s.nodes.filter((n) => n.selected);
+    return selected.length === 1 ? (selected[0]?.data.shape.name ?? null) : null;
+  });
 
   // Open at the fitted view straight away (the pane is the window minus the bars and side panels).
   useEffect(
@@ -47,7 +59,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     [flowId, session],
   );
   useDraftAutosave(readOnly);
-  useDesignerShortcuts(readOnly);
+  useDesignerShortcuts(readOnly, { onQuickAdd: openQuickAdd, onHelp: openShortcuts });
 
   const addAtCentre = useCallback(
     (type: ShapeType): void => {
@@ -57,13 +69,22 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
         : { x: 400, y: 300 };
       const position = screenToFlowPosition(point);
       const store = useDesigner.getState();
-      const offset = (store.nodes.length % 5) * 20;
-      store.addShape(type, {
-        x: position.x - SHAPE_WIDTH / 2 + offset,
-        y: position.y - SHAPE_HEIGHT / 2 + offset,
+      // After the selected shape (connected to it), else on a free spot near the centre: never on top.
+      const centre = freeSpot(store.graph(), {
+        x: position.x - SHAPE_WIDTH / 2,
+        y: position.y - SHAPE_HEIGHT / 2,
       });
+      const id = store.insertAfterSelection(type, centre);
+      // Bring the new shape into view (the canvas only draws what is visible).
+      const added = useDesigner.getState().nodes.find((n) => n.id === id);
+      if (added) {
+        void setCenter(added.position.x + SHAPE_WIDTH / 2, added.position.y + SHAPE_HEIGHT / 2, {
+          zoom: getZoom(),
+          duration: 150,
+        });
+      }
     },
-    [screenToFlowPosition],
+    [screenToFlowPosition, setCenter, getZoom],
   );
 
   if (loadError) {
@@ -108,13 +129,36 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
       ) : null}
       <div className="designer-body">
         <Palette onAdd={addAtCentre} readOnly={readOnly} />
-        <DesignerCanvas readOnly={readOnly} loaded={loaded} initialViewport={initialViewport} />
+        <DesignerCanvas
+          readOnly={readOnly}
+          loaded={loaded}
+          initialViewport={initialViewport}
+          runOpen={runId !== null}
+        />
         <Inspector flow={flow} readOnly={readOnly} />
         {showVersions ? (
           <VersionsPanel flowId={flowId} readOnly={readOnly} onClose={() => setShowVersions(false)} />
         ) : null}
       </div>
-      {runId !== null ? <RunDock runId={runId} onClose={() => session().closeRun()} /> : null}
+      {runId !== null ? (
+        <RunDock
+          runId={runId}
+          deployedVersion={deployedVersion}
+          onClose={() => session().closeRun()}
+          onFollow={followRun}
+        />
+      ) : null}
+      {quickAdd ? (
+        <QuickAdd
+          anchorName={anchorName}
+          onClose={() => setQuickAdd(false)}
+          onPick={(type) => {
+            setQuickAdd(false);
+            addAtCentre(type);
+          }}
+        />
+      ) : null}
+      {showShortcuts ? <ShortcutSheet onClose={() => setShowShortcuts(false)} /> : null}
       {showRunDialog ? (
         <RunDialog
           onClose={() => setShowRunDialog(false)}

@@ -16,6 +16,7 @@ import {
 import { createHistory, record, redo, undo } from "../lib/history";
 import type { History } from "../lib/history";
 import { autoLayout } from "../lib/layout";
+import { spotAfter } from "../lib/placement";
 import type { ConnectionEdge, RunOverlay, ShapeNode } from "../lib/serialize";
 import { fromElements, graphKey, toEdge, toElements } from "../lib/serialize";
 import type { Connection, FlowGraph, GraphError, Shape, ShapeType } from "../shapes/types";
@@ -50,6 +51,12 @@ export interface DesignerState {
   redo: () => void;
   layout: () => void;
   selectOnly: (id: string | null) => void;
+  /** Select every shape (Ctrl+A). */
+  selectAll: () => void;
+  /** Add a `type` shape after the one selected shape (right of it, on a free spot) and connect it from
+   * there when that connection is allowed; without one selected, on a free spot near `fallback`.
+   * Returns the new shape's id ("" when refused). */
+  insertAfterSelection: (type: ShapeType, fallback: { x: number; y: number }) => string;
   setErrors: (errors: GraphError[]) => void;
   setOverlay: (runId: number | null, overlay: Record<string, RunOverlay>) => void;
   setNotice: (notice: string | null) => void;
@@ -284,6 +291,24 @@ export const useDesigner = create<DesignerState>()((set, get) => {
         }),
         edges: get().edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
       });
+    },
+
+    selectAll: () => {
+      set({
+        nodes: get().nodes.map((n) => (n.selected ? n : { ...n, selected: true })),
+        edges: get().edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      });
+    },
+
+    insertAfterSelection: (type, fallback) => {
+      const selected = selectedIds();
+      const anchor = selected.length === 1 ? (selected[0] ?? null) : null;
+      const graph = get().graph();
+      const id = get().addShape(type, spotAfter(graph, anchor, fallback));
+      if (id !== "" && anchor !== null && connectionProblem(get().graph(), anchor, id) === null) {
+        get().connect(anchor, id);
+      }
+      return id;
     },
 
     setErrors: (errors) => set({ errors, nodes: withErrors(get().nodes, errors, get().overlay) }),

@@ -16,10 +16,11 @@ import {
   putDraft,
   restoreFlowVersion,
   startFlowRun,
+  startTestRun,
   updateFlow,
   validateFlow,
 } from "../api/flows";
-import type { FlowSettings } from "../api/flows";
+import type { DraftBody, FlowSettings } from "../api/flows";
 import type { Flow } from "../api/types";
 import { fitViewport, validateGraph } from "../lib/graph";
 import { graphKey, parseGraph } from "../lib/serialize";
@@ -33,6 +34,15 @@ export interface DesignerMessage {
   kind: "error" | "info" | "success";
   text: string;
 }
+
+/** How the draft relates to what Run now runs. */
+export interface DraftStatus {
+  deployedVersion: number | null;
+  differs: boolean;
+}
+
+/** What a run started from the designer executes. */
+export type RunKind = "deployed" | "test" | "deploy-and-run";
 
 export interface Viewport {
   x: number;
@@ -56,6 +66,9 @@ export interface FlowSessionState {
   /** Set when a save met a newer draft saved elsewhere: autosave pauses until the user reloads or
    * overwrites. */
   conflict: { revision: number } | null;
+  /** Whether the run in the dock is a test run of the draft (so the canvas shows what it runs). */
+  runIsTest: boolean;
+  draftStatus: DraftStatus;
 
   /** Load flow `flowId` and its draft into the canvas; `pane` is the canvas size the view is fitted to.
    * Returns a function that drops the answers (call it when the designer unmounts). */
@@ -66,7 +79,10 @@ export interface FlowSessionState {
   markUnsaved: () => void;
   deploy: () => Promise<void>;
   validate: () => Promise<void>;
-  startRun: (payload: string | null, variables: Record<string, string>) => Promise<void>;
+  /** Start a run: of the deployed version, a test run of the draft, or deploy the draft and run it. */
+  startRun: (payload: string | null, variables: Record<string, string>, kind?: RunKind) => Promise<void>;
+  /** Show run `runId` in the dock instead (the dock follows a queued retry). */
+  followRun: (runId: number) => void;
   /** Save the flow's settings; resolves to the line to show under the form. */
   saveSettings: (settings: FlowSettings) => Promise<string>;
   restoreVersion: (number: number) => Promise<void>;
@@ -79,6 +95,11 @@ export interface FlowSessionState {
 }
 
 const canWrite = (): boolean => useSession.getState().me.can_write;
+
+const statusOf = (draft: DraftBody, previous: DraftStatus): DraftStatus => ({
+  deployedVersion: draft.deployed_version === undefined ? previous.deployedVersion : draft.deployed_version,
+  differs: draft.differs_from_deployed ?? previous.differs,
+});
 const canvas = useDesigner.getState;
 
 export const useFlowSession = create<FlowSessionState>()((set, get) => {
@@ -99,6 +120,8 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
     runId: null,
     revision: null,
     conflict: null,
+    runIsTest: false,
+    draftStatus: { deployedVersion: null, differs: false },
 
     open: (flowId, pane) => {
       openCount += 1;
@@ -113,6 +136,8 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
         runId: null,
         revision: null,
         conflict: null,
+        runIsTest: false,
+        draftStatus: { deployedVersion: null, differs: false },
       });
       Promise.all([getFlow(flowId), getDraft(flowId)])
         .then(([flow, draft]) => {
@@ -125,6 +150,7 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
             loaded: true,
             revision: draft.revision ?? null,
             initialViewport: fitViewport(graph, pane.width, pane.height),
+            draftStatus: statusOf(draft, { deployedVersion: flow.deployed_version ?? null, differs: false }),
           });
           // Reference data for the panels comes second, so the draft is not queued behind it.
           void useResources.getState().load();
@@ -155,6 +181,7 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
           set({ revision: body.revision ?? null });
           canvas().markSaved(graph);
           canvas().setErrors(body.errors ?? []);
+          set({ draftStatus: statusOf(body, get().draftStatus) });
           set({ saveState: graphKey(canvas().graph()) === graphKey(graph) ? "saved" : "unsaved" });
         })
         .catch((e: unknown) => {
@@ -184,7 +211,10 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
       try {
         const result = await deployFlow(flowId);
         canvas().setErrors([]);
-        set({ message: { kind: "success", text: `Deployed version ${result.version}.` } });
+        set({
+          message: { kind: "success", text: `Deployed version ${result.version}.` },
+          draftStatus: { deployedVersion: result.version, differs: false },
+        });
         const flow = await getFlow(flowId);
         if (current(flowId)) set({ flow });
       } catch (e) {
@@ -219,16 +249,35 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
       }
     },
 
-    startRun: async (payload, variables) => {
+    startRun: async (payload, variables, kind = "deployed") => {
       const { flowId } = get();
       if (flowId === null) return;
-      try {
-        const run = await startFlowRun(flowId, { payload, variables });
-        canvas().setOverlay(run.id, {});
-        set({ runId: run.id, message: { kind: "info", text: `Run #${run.id} queued.` } });
-      } catch (e) {
-        set({ message: { kind: "error", text: `Could not start a run: ${errorMessage(e)}` } });
+      // A test run or a deploy runs the draft on the server: send what the canvas holds first.
+      if (kind !== "deployed") await get().save();
+      if (kind === "deploy-and-run") {
+        await get().deploy();
+        if (!current(flowId) || get().draftStatus.differs || get().saveState === "error") return;
+        if (get().message?.kind === "error") return;
       }
+      try {
+        const input = { payload, variables };
+        const run = kind === "test" ? await startTestRun(flowId, input) : await startFlowRun(flowId, input);
+        if (!current(flowId)) return;
+        canvas().setOverlay(run.id, {});
+        // The dock shows the new run; a banner per run would only pile up.
+        set({ runId: run.id, runIsTest: kind === "test", message: null });
+      } catch (e) {
+        const graphErrors = graphErrorsOf(e);
+        if (graphErrors.length > 0) canvas().setErrors(graphErrors);
+        const what = kind === "test" ? "a test run" : "a run";
+        set({ message: { kind: "error", text: `Could not start ${what}: ${errorMessage(e)}` } });
+      }
+    },
+
+    followRun: (runId) => {
+      if (get().runId === runId) return;
+      canvas().setOverlay(runId, {});
+      set({ runId });
     },
 
     saveSettings: async (settings) => {
@@ -251,7 +300,10 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
       set({ revision: body.revision ?? null, conflict: null });
       canvas().load(flowId, parseGraph(body));
       canvas().setErrors(body.errors ?? []);
-      set({ message: { kind: "success", text: `Version ${number} restored as the draft.` } });
+      set({
+        message: { kind: "success", text: `Version ${number} restored as the draft.` },
+        draftStatus: statusOf(body, get().draftStatus),
+      });
     },
 
     reloadDraft: async () => {
@@ -282,7 +334,7 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
     },
 
     closeRun: () => {
-      set({ runId: null });
+      set({ runId: null, runIsTest: false });
       canvas().setOverlay(null, {});
     },
 

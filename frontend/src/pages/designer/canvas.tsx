@@ -1,7 +1,7 @@
 /** The canvas: the React Flow pane with drop, selection and connection handling, and the empty-flow hint. */
 import { Background, Controls, MiniMap, ReactFlow, useReactFlow } from "@xyflow/react";
 import type { Connection as FlowConnection, EdgeChange, NodeChange, NodeTypes } from "@xyflow/react";
-import { useCallback } from "react";
+import { useCallback, useEffect } from "react";
 import type { DragEvent, ReactNode } from "react";
 import { ShapeNodeComponent } from "../../canvas/shape-node";
 import { SHAPE_HEIGHT, SHAPE_WIDTH } from "../../lib/graph";
@@ -24,12 +24,21 @@ export function DesignerCanvas({
   readOnly,
   loaded,
   initialViewport,
+  runOpen,
 }: {
   readOnly: boolean;
   loaded: boolean;
   initialViewport: Viewport;
+  /** The run dock is open: the canvas is shorter, so the minimap would sit on the shapes. */
+  runOpen: boolean;
 }): ReactNode {
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  // Refit once the dock has taken its space, so every shape and its live status stays in view.
+  useEffect(() => {
+    if (!runOpen) return;
+    const frame = window.requestAnimationFrame(() => void fitView({ padding: 0.15, maxZoom: 1 }));
+    return () => window.cancelAnimationFrame(frame);
+  }, [runOpen, fitView]);
   const nodes = useDesigner((s) => s.nodes);
   const edges = useDesigner((s) => s.edges);
   const store = useDesigner.getState;
@@ -94,7 +103,7 @@ export function DesignerCanvas({
       >
         <Background gap={16} />
         <Controls showInteractive={false} />
-        <MiniMap pannable zoomable nodeColor={minimapColor} />
+        {runOpen ? null : <MiniMap pannable zoomable nodeColor={minimapColor} />}
       </ReactFlow>
       {nodes.length === 0 && loaded ? (
         <div className="canvas-empty">

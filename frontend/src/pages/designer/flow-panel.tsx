@@ -1,11 +1,43 @@
 /** The flow's own settings and its graph-level problems, shown when nothing is selected. */
+import { useReactFlow } from "@xyflow/react";
 import { memo, useEffect, useState } from "react";
 import type { ReactNode } from "react";
 import type { Flow } from "../../api/types";
 import { KeyValueEditor } from "../../shapes/fields";
 import type { GraphError } from "../../shapes/types";
+import { SHAPE_HEIGHT, SHAPE_WIDTH } from "../../lib/graph";
+import { useDesigner } from "../../store/designer";
 import { useFlowSession } from "../../store/flow-session";
 import { AlertSettings } from "./alert-settings";
+
+/** A problem line: the shape by its name, as a button that selects it and brings it to the centre. */
+function ProblemLine({ error }: { error: GraphError }): ReactNode {
+  const { setCenter, getZoom } = useReactFlow();
+  const shape = useDesigner((s) => (error.shape ? s.nodes.find((n) => n.id === error.shape) : undefined));
+  if (!error.shape || !shape) {
+    return (
+      <>
+        {error.shape ? <code>{error.shape}</code> : null} {error.message}
+      </>
+    );
+  }
+  return (
+    <button
+      type="button"
+      className="problem-link"
+      title="Select this shape"
+      onClick={() => {
+        useDesigner.getState().selectOnly(shape.id);
+        void setCenter(shape.position.x + SHAPE_WIDTH / 2, shape.position.y + SHAPE_HEIGHT / 2, {
+          zoom: Math.max(getZoom(), 0.8),
+          duration: 200,
+        });
+      }}
+    >
+      <strong>{shape.data.shape.name || shape.id}</strong>: {error.message}
+    </button>
+  );
+}
 
 export const FlowPanel = memo(function FlowPanel({
   flow,
@@ -38,7 +70,7 @@ export const FlowPanel = memo(function FlowPanel({
           <ul>
             {errors.map((e, i) => (
               <li key={i}>
-                {e.shape ? <code>{e.shape}</code> : null} {e.message}
+                <ProblemLine error={e} />
               </li>
             ))}
           </ul>

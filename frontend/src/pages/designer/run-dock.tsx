@@ -1,10 +1,16 @@
-/** Running from the designer: the "Run with payload" dialog and the dock with the live run log. */
+/**
+ * Running from the designer: the "Run with payload" dialog and the dock with the live run log. The dock
+ * follows a run's queued retry (response code 2) so the canvas keeps showing the attempt that runs.
+ */
 import { useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
 import { Link } from "react-router";
+import { TERMINAL_STATUSES } from "../../api/types";
+import { LogMessage } from "../../components/log-stream";
 import { StatusPill } from "../../components/ui";
 import { useRun } from "../../hooks/use-run";
 import { overlayFromSteps } from "../../lib/overlay";
+import { displayStatus, retryRunIn } from "../../lib/run-links";
 import { KeyValueEditor } from "../../shapes/fields";
 import { useDesigner } from "../../store/designer";
 
@@ -56,8 +62,24 @@ export function RunDialog({
 }
 
 /** Watches run `runId` over its websocket, paints its step statuses on the canvas and tails its log. */
-export function RunDock({ runId, onClose }: { runId: number; onClose: () => void }): ReactNode {
+export function RunDock({
+  runId,
+  onClose,
+  onFollow,
+  deployedVersion,
+}: {
+  runId: number;
+  onClose: () => void;
+  /** Called with the retry run once this run has ended and queued one. */
+  onFollow: (runId: number) => void;
+  deployedVersion: number | null;
+}): ReactNode {
   const { run, steps, logs } = useRun(runId);
+  const retry = retryRunIn(logs);
+  const ended = run !== null && TERMINAL_STATUSES.has(run.status);
+  useEffect(() => {
+    if (ended && retry !== null && retry !== runId) onFollow(retry);
+  }, [ended, retry, runId, onFollow]);
   const setOverlay = useDesigner((s) => s.setOverlay);
   useEffect(() => {
     setOverlay(runId, overlayFromSteps(steps));
@@ -72,7 +94,15 @@ export function RunDock({ runId, onClose }: { runId: number; onClose: () => void
         <strong>
           Run <Link to={`/runs/${runId}`}>#{runId}</Link>
         </strong>
-        <StatusPill status={run?.status} />
+        <StatusPill status={run ? displayStatus(run, steps) : undefined} />
+        <span className="hint" data-testid="dock-runs-what">
+          {run === null
+            ? ""
+            : run.is_test
+              ? "test run of the draft"
+              : `deployed v${(run as { flow_version_number?: number | null }).flow_version_number ?? deployedVersion ?? "?"}`}
+          {run && run.attempt > 1 ? ` · attempt ${run.attempt}` : ""}
+        </span>
         <span className="hint">
           {steps.length} steps · {logs.length} log lines
         </span>
@@ -86,7 +116,9 @@ export function RunDock({ runId, onClose }: { runId: number; onClose: () => void
           <div key={line.seq} className={`log-line level-${line.level}`}>
             <span className="log-seq">{line.seq}</span>
             <span className="log-level">{line.level}</span>
-            <span className="log-message">{line.message}</span>
+            <span className="log-message">
+              <LogMessage text={line.message} />
+            </span>
           </div>
         ))}
         <div ref={end} />

@@ -5,7 +5,29 @@ import { connectionKind } from "../../lib/graph";
 import { SHAPES } from "../../shapes";
 import type { Lookups } from "../../shapes";
 import type { GraphError, Shape } from "../../shapes/types";
+import { useCanWrite } from "../../session";
 import { useDesigner } from "../../store/designer";
+import { useFlowSession } from "../../store/flow-session";
+
+/** The flow's webhook URL in a webhook trigger's panel, for the roles that may run the flow (the API leaves
+ * it out for the others). */
+function WebhookAddress(): ReactNode {
+  const url = useFlowSession((s) => s.flow?.webhook_url);
+  const deployed = useFlowSession((s) => s.draftStatus.deployedVersion !== null);
+  const canRun = useCanWrite();
+  if (!url || !canRun) return null;
+  return (
+    <div className="field">
+      <label>Webhook URL</label>
+      <code className="copyable" data-testid="trigger-webhook-url">
+        {url}
+      </code>
+      <div className="hint">
+        {deployed ? "POST or GET here to start the deployed version." : "Answers once the flow is deployed."}
+      </div>
+    </div>
+  );
+}
 
 export const ShapePanel = memo(function ShapePanel({
   shape,
@@ -57,6 +79,7 @@ export const ShapePanel = memo(function ShapePanel({
         readOnly={readOnly}
         onChange={(settings) => updateShape(shape.id, { settings })}
       />
+      {shape.type === "trigger" && shape.settings.kind === "webhook" ? <WebhookAddress /> : null}
     </div>
   );
 });

@@ -1,4 +1,4 @@
-/** The designer's keyboard shortcuts (Ctrl+S, Delete, undo / redo, copy / paste). */
+/** The designer's keyboard shortcuts (Ctrl+S, Delete, undo / redo, copy / paste, Ctrl+A, quick-add, ?). */
 import { useEffect } from "react";
 import { useDesigner } from "../../store/designer";
 import { useFlowSession } from "../../store/flow-session";
@@ -9,7 +9,20 @@ export function isTyping(target: EventTarget | null): boolean {
   return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
-export function useDesignerShortcuts(readOnly: boolean): void {
+export interface ShortcutActions {
+  /** Tab or Ctrl+K: open the quick-add search. */
+  onQuickAdd: () => void;
+  /** ?: open the shortcut sheet. */
+  onHelp: () => void;
+}
+
+/** Tab belongs to focus moving, except on the page itself or the canvas. */
+function onCanvasOrPage(target: EventTarget | null): boolean {
+  return target === document.body || (target instanceof HTMLElement && target.closest(".canvas") !== null);
+}
+
+export function useDesignerShortcuts(readOnly: boolean, actions: ShortcutActions): void {
+  const { onQuickAdd, onHelp } = actions;
   useEffect(() => {
     const store = useDesigner.getState;
     const onKey = (event: KeyboardEvent): void => {
@@ -20,7 +33,27 @@ export function useDesignerShortcuts(readOnly: boolean): void {
         void useFlowSession.getState().save();
         return;
       }
-      if (isTyping(event.target) || readOnly) return;
+      if (isTyping(event.target)) return;
+      if (event.key === "?" && !mod) {
+        event.preventDefault();
+        onHelp();
+        return;
+      }
+      if (mod && key === "a") {
+        // All shapes, not the page's text.
+        event.preventDefault();
+        store().selectAll();
+        return;
+      }
+      if (readOnly) return;
+      if (
+        (mod && key === "k") ||
+        (event.key === "Tab" && !mod && !event.shiftKey && onCanvasOrPage(event.target))
+      ) {
+        event.preventDefault();
+        onQuickAdd();
+        return;
+      }
       if (event.key === "Delete" || event.key === "Backspace") {
         event.preventDefault();
         store().deleteSelection();
@@ -39,5 +72,5 @@ export function useDesignerShortcuts(readOnly: boolean): void {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [readOnly]);
+  }, [readOnly, onQuickAdd, onHelp]);
 }
