@@ -9,7 +9,7 @@ import { TERMINAL_STATUSES } from "../api/types";
 import { LogStream } from "../components/log-stream";
 import { formatDuration, formatTime, Loading, Notice, PayloadView, StatusPill } from "../components/ui";
 import { useRun } from "../hooks/use-run";
-import { displayStatus, retryRunIn } from "../lib/run-links";
+import { displayStatus } from "../lib/run-links";
 import { parseGraph } from "../lib/serialize";
 import { useCanWrite } from "../session";
 import { RetryControls } from "./run-detail/retry-controls";
@@ -164,7 +164,6 @@ export function RunDetailPage(): ReactNode {
   const [selected, setSelected] = useState<number | null>(null);
   const [message, setMessage] = useState<{ kind: "error" | "success" | "info"; text: string } | null>(null);
   const stepNames = useMemo(() => new Map(steps.map((s) => [s.id, s.shape_name || s.shape_id])), [steps]);
-  const retryRun = useMemo(() => retryRunIn(logs), [logs]);
 
   const stop = async (): Promise<void> => {
     try {
@@ -250,13 +249,6 @@ export function RunDetailPage(): ReactNode {
         </Notice>
       ) : null}
       {run.error ? <Notice kind="error">{run.error}</Notice> : null}
-      {retryRun !== null ? (
-        <Notice kind="info">
-          <span data-testid="retry-run-notice">
-            This run is retried as <Link to={`/runs/${retryRun}`}>run #{retryRun}</Link>.
-          </span>
-        </Notice>
-      ) : null}
       {Object.keys(insights).length > 0 ? (
         <div className="insights">
           {Object.entries(insights).map(([k, v]) => (

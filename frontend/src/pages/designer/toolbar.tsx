@@ -83,7 +83,7 @@ export function DesignerToolbar({
             type="button"
             onClick={() => {
               store().layout();
-              window.requestAnimationFrame(() => void fitView({ padding: 0.2 }));
+              window.requestAnimationFrame(() => void fitView({ padding: 0.2, maxZoom: 1 }));
             }}
             title="Arrange the shapes automatically"
           >
@@ -91,7 +91,7 @@ export function DesignerToolbar({
           </button>
         </>
       ) : null}
-      <button type="button" onClick={() => void fitView({ padding: 0.2 })}>
+      <button type="button" onClick={() => void fitView({ padding: 0.2, maxZoom: 1 })}>
         Fit
       </button>
       <button type="button" onClick={() => void session().validate()}>
