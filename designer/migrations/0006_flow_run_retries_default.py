@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('designer', '0003_revision'),
+        ('designer', '0005_flow_webhook_signature'),
     ]
 
     operations = [
