@@ -264,6 +264,7 @@ def enqueue_run(
     must cope with a submitted run that is not yet due; their sweep picks it up when it is).
     """
     test_graph: dict[str, Any] | None = None
+    version: FlowVersion | None
     if test:
         version = FlowVersion.objects.get(flow=flow, status=FlowVersion.Status.DRAFT)
         test_graph = version.graph
