@@ -71,6 +71,10 @@ def order(order_id: int) -> dict[str, Any]:
 
 class Orders(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body back until the
+    # client's delayed ACK (40 ms) on a kept-alive connection. Servers like uvicorn (the peers' target API)
+    # set it.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         body = json.dumps(order(int(self.path.rstrip("/").rsplit("/", 1)[-1]))).encode()
@@ -183,6 +187,9 @@ def main() -> int:
     if profiler is not None:
         profiler.dump_stats(options.profile)
 
+    step_ms: dict[str, list[float]] = {}
+    for shape_type, started, finished in Step.objects.values_list("shape_type", "started_at", "finished_at"):
+        step_ms.setdefault(shape_type, []).append((finished - started).total_seconds() * 1000)
     runs = options.runs
     statements = sum(count for kind, count in counter.kinds.items() if kind != "BEGIN")
     result = {
@@ -193,6 +200,7 @@ def main() -> int:
         "autocommit_writes_per_run": round(counter.autocommit_writes / runs, 2),
         "cpu_ms_per_run_this_process": round(cpu * 1000 / runs, 2),
         "wall_ms_per_run": round(wall * 1000 / runs, 2),
+        "median_step_ms": {kind: round(sorted(ms)[len(ms) // 2], 2) for kind, ms in step_ms.items()},
         "stored_per_run": {
             "steps": Step.objects.count() / Run.objects.count(),
             "payloads": Payload.objects.count() / Run.objects.count(),
