@@ -7,6 +7,7 @@ channels' `AllowedHostsOriginValidator` compares the origin's host with ALLOWED_
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +52,37 @@ def site_origin(scope: dict[str, Any]) -> tuple[str, str, int] | None:
         return None
     scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
     return _origin_tuple(scheme, domain, port or None)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serves_host(host: str) -> bool:
+    """True when `host` (a URL's host name, IPv6 with or without brackets) is one this Patchbay serves: a
+    concrete ALLOWED_HOSTS entry (not `*`, not a `.domain` pattern), the host of PATCHBAY_BASE_URL, or a
+    loopback address that ALLOWED_HOSTS allows. The same ALLOWED_HOSTS match as `site_origin`."""
+    bare = host.lower().strip("[]").rstrip(".")
+    if not bare:
+        return False
+    candidate = f"[{bare}]" if ":" in bare else bare
+    concrete = [entry for entry in settings.ALLOWED_HOSTS if entry != "*" and not entry.startswith(".")]
+    if validate_host(candidate, concrete):
+        return True
+    base_url = str(getattr(settings, "PATCHBAY_BASE_URL", "") or "")
+    if base_url:
+        try:
+            base_host = (urlsplit(base_url).hostname or "").lower()
+        except ValueError:
+            base_host = ""
+        if base_host and base_host == bare:
+            return True
+    return _is_loopback(bare) and validate_host(candidate, settings.ALLOWED_HOSTS)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import certifi
 import httpx
 
+from config.websocket_origin import serves_host
 from connectors.errors import ConnectorError, RequestRefused
 from connectors.origins import TrustedOrigins, describe_origin
 from connectors.redaction import Redactor, is_credential_name
@@ -42,6 +43,9 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _lock = threading.Lock()
 _transport: httpx.BaseTransport | None = None
 _ssl_context: ssl.SSLContext | None = None
+
+
+TRIGGER_CHAIN_HEADER = "x-patchbay-trigger-chain"
 
 
 def _verify() -> ssl.SSLContext:
@@ -196,6 +200,9 @@ def _redirect_request(
         if key.lower() not in ("host", "content-length")
         and not (dropped_body and key.lower() in ("content-type", "transfer-encoding"))
     ]
+    if not serves_host(url.host):
+        # The trigger chain (runs/chain.py) goes to this installation's own hosts only.
+        headers = [(key, value) for key, value in headers if key.lower() != TRIGGER_CHAIN_HEADER]
     if not keep_credentials:
         hidden_headers = auth.header_names if auth is not None else frozenset()
         hidden_query = auth.query_names if auth is not None else frozenset()

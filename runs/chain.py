@@ -3,7 +3,8 @@
 
 A run queued by a run (a run_flow shape, an error flow, an automatic retry) extends its parent's chain; a
 webhook call made by a Patchbay run of this installation carries the caller's chain in the
-`X-Patchbay-Trigger-Chain` header that the connector shape adds to every request, signed with the
+`X-Patchbay-Trigger-Chain` header that the connector shape adds to every request to one of this
+installation's own hosts (`sends_chain_to`; an outside API never sees it), signed with the
 installation's secret key (a forged or foreign header is ignored: the call counts as an outside one).
 
 A chain longer than PATCHBAY_TRIGGER_CHAIN_MAX_DEPTH (10), or one in which the new run's flow would occur
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core import signing
 
+from config.websocket_origin import serves_host
 from runs.errors import RunRefused
 
 HEADER = "X-Patchbay-Trigger-Chain"
@@ -63,6 +66,24 @@ def _describe(chain: list[dict[str, int]]) -> str:
 def outbound_token(run: Any) -> str:
     """The `X-Patchbay-Trigger-Chain` value for a request made by `run`."""
     return signing.dumps(chain_after(run), salt=_SALT, compress=True)
+
+
+def sends_chain_to(url: httpx.URL | str) -> bool:
+    """True when a request to `url` may carry the chain header: only to this installation's own hosts
+    (`config.websocket_origin.serves_host`), never to an outside API."""
+    try:
+        host = httpx.URL(str(url)).host
+    except httpx.InvalidURL:
+        return False
+    return bool(host) and serves_host(host)
+
+
+def stamp(request: httpx.Request, run: Any) -> None:
+    """Set the chain header of `request` when it goes to this installation, remove it otherwise."""
+    if sends_chain_to(request.url):
+        request.headers[HEADER] = outbound_token(run)
+    else:
+        request.headers.pop(HEADER, None)
 
 
 def chain_from_token(token: str | None) -> list[dict[str, int]]:

@@ -131,12 +131,9 @@ class ConnectorCall:
         return self.context.render(template, self.work, self.variables)
 
     def build_request(self) -> RequestSpec:
-        spec = build_request(
+        return build_request(
             connector=self.connector, endpoint=self.endpoint, render=self._render, payload=self.work.payload
         )
-        # A webhook of this installation called by this run carries on its trigger chain (runs/chain.py).
-        spec.headers[chain.HEADER] = chain.outbound_token(self.context.run)
-        return spec
 
     # --- one request -------------------------------------------------------------------------------------
     def _record(
@@ -205,6 +202,9 @@ class ConnectorCall:
         # A kept-alive client of this connector (connectors.client): no new client or connection per request.
         with nullcontext(connector_client(connector_id=self.connector.pk, timeout=self.timeout)) as client:
             request = spec.build(client)
+            # A webhook of this installation called by this run carries on its trigger chain
+            # (runs/chain.py); a request to any other host never gets the header.
+            chain.stamp(request, self.context.run)
             self.attempt_number += 1
             started = timezone.now()
             clock = time.monotonic()
