@@ -264,6 +264,49 @@ def test_the_draft_differs_indicator_and_a_test_run_of_the_draft(page: Page, ser
     expect(page.locator(f"tr[data-run-id='{deployed_run}'] .test-badge")).to_have_count(0)
 
 
+def test_a_run_of_the_deployed_version_paints_only_the_shapes_it_runs(page: Page, server: LiveServer) -> None:
+    deployed = _graph(
+        _shape("say", "manual_payload", "Say", 300, payload="deployed"),
+        _shape("second", "manual_payload", "Second", 600, payload="two"),
+    )
+    flow = _flow(server, deployed, deploy=True)
+    # The draft keeps "say", replaces "second" by another shape under the same id and adds "extra".
+    draft = _graph(
+        _shape("say", "manual_payload", "Say", 300, payload="deployed"),
+        _shape("second", "manual_payload", "Second", 600, payload="only in the draft"),
+        _shape("extra", "manual_payload", "Extra", 900, payload="also only in the draft"),
+    )
+    with server.api() as api:
+        api.put(f"/api/flows/{flow['id']}/draft/", json=draft).raise_for_status()
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(page.get_by_test_id("draft-state")).to_have_text("draft differs from deployed v1")
+
+    page.get_by_role("button", name="Run now").click()
+    page.get_by_role("menu", name="What to run").get_by_role("menuitem", name="Run deployed v1").click()
+    dock = page.get_by_test_id("run-drawer")
+    expect(dock.get_by_test_id("dock-runs-what")).to_have_text("deployed v1")
+    expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    expect(_node(page, "say").get_by_test_id("shape-overlay")).to_contain_text("succeeded")
+    with server.api() as api:
+        run = api.get(f"/api/runs/{_dock_run_id(page)}/").json()
+        steps = {step["shape_id"] for step in run["steps"]}
+        assert {"say", "second"} <= steps, steps
+    # "second" ran in v1, but the canvas's "second" is not that shape: no status on it, nor on "extra".
+    expect(_node(page, "second").get_by_test_id("shape-overlay")).to_have_count(0)
+    expect(_node(page, "extra").get_by_test_id("shape-overlay")).to_have_count(0)
+    expect(dock.get_by_test_id("dock-draft-differs")).to_contain_text(
+        "showing the live status of deployed v1; the draft differs (2 shapes"
+    )
+    screenshot(page, "29-run-of-deployed-version-beside-a-differing-draft")
+
+    # Editing a shape that ran makes it another shape than the one that ran: it loses its status.
+    _node(page, "say").click()
+    page.get_by_test_id("shape-panel").get_by_label("Payload").fill("edited in the draft")
+    expect(_node(page, "say").get_by_test_id("shape-overlay")).to_have_count(0)
+    expect(dock.get_by_test_id("dock-draft-differs")).to_contain_text("the draft differs (3 shapes")
+
+
 def test_quick_add_inserts_after_the_selection_and_connects_it(page: Page, server: LiveServer) -> None:
     flow = _flow(server, _graph(_shape("say", "manual_payload", "Say", 300, payload="x")))
     log_in(page, server)

@@ -24,6 +24,7 @@ export type Me = Body<Schemas["Me"]>;
 export type RunSummary = Json<Schemas["Run"], { insights: Record<string, unknown> | null }>;
 export type Flow = Json<Schemas["Flow"], { variables: StringMap }>;
 export type FlowVersion = Body<Schemas["FlowVersion"]>;
+export type FlowVersionDetail = Body<Schemas["FlowVersionDetail"]>;
 export type AuthType = Schemas["AuthTypeEnum"];
 export type Connector = Json<Schemas["Connector"], { default_headers: StringMap }>;
 export type Endpoint = Json<

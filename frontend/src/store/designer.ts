@@ -33,6 +33,11 @@ export interface DesignerState {
   clipboard: FlowGraph | null;
   overlay: Record<string, RunOverlay>;
   overlayRun: number | null;
+  /**
+   * What the overlaid run runs, when that is not the canvas: shape id -> shapeRunKey of the running version's
+   * shapes. Only canvas shapes with the same id, type and settings get a live status (null: every shape).
+   */
+  overlayScope: Record<string, string> | null;
   notice: string | null;
 
   load: (flowId: number, graph: FlowGraph) => void;
@@ -59,13 +64,35 @@ export interface DesignerState {
   insertAfterSelection: (type: ShapeType, fallback: { x: number; y: number }) => string;
   setErrors: (errors: GraphError[]) => void;
   setOverlay: (runId: number | null, overlay: Record<string, RunOverlay>) => void;
+  setOverlayScope: (scope: Record<string, string> | null) => void;
   setNotice: (notice: string | null) => void;
+}
+
+/** What makes a shape run the same: its type and settings (not its name or position). */
+export function shapeRunKey(shape: Pick<Shape, "type" | "settings">): string {
+  return JSON.stringify([shape.type, shape.settings]);
+}
+
+const runKeys = new WeakMap<Shape, string>();
+const runKeyOf = (shape: Shape): string => {
+  let key = runKeys.get(shape);
+  if (key === undefined) {
+    key = shapeRunKey(shape);
+    runKeys.set(shape, key);
+  }
+  return key;
+};
+
+/** Whether the overlaid run ran this canvas shape (see `overlayScope`). */
+export function ranOnCanvas(shape: Shape, scope: Record<string, string> | null): boolean {
+  return scope === null || scope[shape.id] === runKeyOf(shape);
 }
 
 function withErrors(
   nodes: ShapeNode[],
   errors: GraphError[],
   overlay: Record<string, RunOverlay>,
+  scope: Record<string, string> | null,
 ): ShapeNode[] {
   const byShape = new Map<string, GraphError[]>();
   for (const error of errors) {
@@ -73,7 +100,7 @@ function withErrors(
   }
   return nodes.map((node) => {
     const nodeErrors = byShape.get(node.id) ?? [];
-    const nodeOverlay = overlay[node.id] ?? null;
+    const nodeOverlay = ranOnCanvas(node.data.shape, scope) ? (overlay[node.id] ?? null) : null;
     if (nodeErrors.length === 0 && node.data.errors.length === 0 && nodeOverlay === node.data.overlay) {
       return node;
     }
@@ -93,6 +120,7 @@ export const useDesigner = create<DesignerState>()((set, get) => {
         nodes.map((node) => (selected.has(node.id) ? { ...node, selected: true } : node)),
         state.errors,
         state.overlay,
+        state.overlayScope,
       ),
       edges,
     };
@@ -122,6 +150,7 @@ export const useDesigner = create<DesignerState>()((set, get) => {
     clipboard: null,
     overlay: {},
     overlayRun: null,
+    overlayScope: null,
     notice: null,
 
     load: (flowId, graph) => {
@@ -136,6 +165,7 @@ export const useDesigner = create<DesignerState>()((set, get) => {
         errors: [],
         overlay: {},
         overlayRun: null,
+        overlayScope: null,
         notice: null,
       });
     },
@@ -194,23 +224,24 @@ export const useDesigner = create<DesignerState>()((set, get) => {
     },
 
     updateShape: (id, patch) => {
-      set({
-        nodes: get().nodes.map((node) =>
-          node.id === id
-            ? {
-                ...node,
-                data: {
-                  ...node.data,
-                  shape: {
-                    ...node.data.shape,
-                    ...(patch.name !== undefined ? { name: patch.name } : {}),
-                    ...(patch.settings !== undefined ? { settings: patch.settings } : {}),
-                  } as Shape,
-                },
-              }
-            : node,
-        ),
-      });
+      const state = get();
+      const edited = state.nodes.map((node) =>
+        node.id === id
+          ? {
+              ...node,
+              data: {
+                ...node.data,
+                shape: {
+                  ...node.data.shape,
+                  ...(patch.name !== undefined ? { name: patch.name } : {}),
+                  ...(patch.settings !== undefined ? { settings: patch.settings } : {}),
+                } as Shape,
+              },
+            }
+          : node,
+      );
+      // A shape edited during a run of another version no longer is what ran: it loses the live status.
+      set({ nodes: withErrors(edited, state.errors, state.overlay, state.overlayScope) });
       commit();
     },
 
@@ -311,10 +342,18 @@ export const useDesigner = create<DesignerState>()((set, get) => {
       return id;
     },
 
-    setErrors: (errors) => set({ errors, nodes: withErrors(get().nodes, errors, get().overlay) }),
+    setErrors: (errors) =>
+      set({ errors, nodes: withErrors(get().nodes, errors, get().overlay, get().overlayScope) }),
 
     setOverlay: (runId, overlay) =>
-      set({ overlay, overlayRun: runId, nodes: withErrors(get().nodes, get().errors, overlay) }),
+      set({
+        overlay,
+        overlayRun: runId,
+        nodes: withErrors(get().nodes, get().errors, overlay, get().overlayScope),
+      }),
+
+    setOverlayScope: (scope) =>
+      set({ overlayScope: scope, nodes: withErrors(get().nodes, get().errors, get().overlay, scope) }),
 
     setNotice: (notice) => set({ notice }),
   };

@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
 import { Link } from "react-router";
+import { getFlowVersion } from "../../api/flows";
 import { TERMINAL_STATUSES } from "../../api/types";
 import { LogMessage } from "../../components/log-stream";
 import { StatusPill } from "../../components/ui";
@@ -12,7 +13,8 @@ import { useRun } from "../../hooks/use-run";
 import { overlayFromSteps } from "../../lib/overlay";
 import { displayStatus, retryRunIn } from "../../lib/run-links";
 import { KeyValueEditor } from "../../shapes/fields";
-import { useDesigner } from "../../store/designer";
+import { ranOnCanvas, shapeRunKey, useDesigner } from "../../store/designer";
+import { parseGraph } from "../../lib/serialize";
 
 export function RunDialog({
   onRun,
@@ -84,6 +86,33 @@ export function RunDock({
   useEffect(() => {
     setOverlay(runId, overlayFromSteps(steps));
   }, [runId, steps, setOverlay]);
+  // A run of a deployed version paints only the canvas shapes that version has, unchanged: a shape added or
+  // changed in the draft since is not what runs. Until the version's graph is here nothing is painted.
+  const flowId = useDesigner((s) => s.flowId);
+  const setOverlayScope = useDesigner((s) => s.setOverlayScope);
+  const ranVersion = run === null || run.is_test ? null : (run.flow_version_number ?? null);
+  useEffect(() => {
+    if (ranVersion === null || flowId === null) return;
+    let live = true;
+    setOverlayScope({});
+    getFlowVersion(flowId, ranVersion)
+      .then((version) => {
+        if (!live) return;
+        const scope: Record<string, string> = {};
+        for (const shape of parseGraph(version.graph).shapes) scope[shape.id] = shapeRunKey(shape);
+        setOverlayScope(scope);
+      })
+      .catch(() => {
+        // Without the version's graph the canvas cannot tell which shapes ran: it paints none of them.
+      });
+    return () => {
+      live = false;
+      setOverlayScope(null);
+    };
+  }, [flowId, ranVersion, setOverlayScope]);
+  const notRun = useDesigner((s) =>
+    s.overlayScope === null ? 0 : s.nodes.filter((n) => !ranOnCanvas(n.data.shape, s.overlayScope)).length,
+  );
   const end = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     end.current?.scrollIntoView({ block: "nearest" });
@@ -100,9 +129,15 @@ export function RunDock({
             ? ""
             : run.is_test
               ? "test run of the draft"
-              : `deployed v${(run as { flow_version_number?: number | null }).flow_version_number ?? deployedVersion ?? "?"}`}
+              : `deployed v${run.flow_version_number ?? deployedVersion ?? "?"}`}
           {run && run.attempt > 1 ? ` · attempt ${run.attempt}` : ""}
         </span>
+        {ranVersion !== null && notRun > 0 ? (
+          <span className="hint" data-testid="dock-draft-differs">
+            showing the live status of deployed v{ranVersion}; the draft differs ({notRun} shape
+            {notRun === 1 ? "" : "s"} on the canvas not in v{ranVersion} or changed since show none)
+          </span>
+        ) : null}
         <span className="hint">
           {steps.length} steps · {logs.length} log lines
         </span>
