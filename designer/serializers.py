@@ -452,8 +452,12 @@ class FlowDeployResultSerializer(serializers.Serializer):
 
 
 class FlowVersionSerializer(serializers.ModelSerializer):
+    # Null for a draft, and for a version deployed without a signed-in user (an API key, the demo).
     deployed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username of who deployed the version; null for the draft or an unattended deploy.",
     )
 
     class Meta:

@@ -192,3 +192,12 @@ def test_schema_documents_the_versions_list_as_the_plain_list_it_returns(viewer_
     documented = schema["paths"]["/api/flows/{id}/versions/"]["get"]["responses"]["200"]["content"]
     assert documented["application/json"]["schema"]["type"] == "array"
     assert isinstance(viewer_client.get(f"/api/flows/{orders_flow.pk}/versions/").json(), list)
+
+
+def test_schema_says_deployed_by_may_be_null_as_the_versions_list_answers(viewer_client, orders_flow) -> None:
+    versions = viewer_client.get(f"/api/flows/{orders_flow.pk}/versions/").json()
+    assert any(version["deployed_by"] is None for version in versions)  # the draft, or an unattended deploy
+    components = viewer_client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    for name in ("FlowVersion", "FlowVersionDetail"):
+        field = components[name]["properties"]["deployed_by"]
+        assert field.get("nullable") is True, (name, field)

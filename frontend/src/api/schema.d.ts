@@ -1184,8 +1184,8 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             deployed_at?: string | null;
-            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
-            readonly deployed_by: string;
+            /** @description Username of who deployed the version; null for the draft or an unattended deploy. */
+            readonly deployed_by: string | null;
             readonly id: number;
             /** Format: int64 */
             number?: number | null;
@@ -1199,8 +1199,8 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             deployed_at?: string | null;
-            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
-            readonly deployed_by: string;
+            /** @description Username of who deployed the version; null for the draft or an unattended deploy. */
+            readonly deployed_by: string | null;
             graph?: unknown;
             readonly id: number;
             /** Format: int64 */
