@@ -12,6 +12,7 @@ import {
   nextConnectionAttributes,
   pasteFragment,
   removeShapes,
+  validateGraph,
 } from "../lib/graph";
 import { createHistory, record, redo, undo } from "../lib/history";
 import type { History } from "../lib/history";
@@ -29,7 +30,11 @@ export interface DesignerState {
   /** Bumped on every graph change; autosave watches it. */
   revision: number;
   savedKey: string;
+  /** The problems shown: the server's for what it checked, the client rules' for what changed since. */
   errors: GraphError[];
+  /** The server's last answer and, per shape id, what each shape was when the server checked it. */
+  serverErrors: GraphError[];
+  serverChecked: Record<string, string>;
   clipboard: FlowGraph | null;
   overlay: Record<string, RunOverlay>;
   overlayRun: number | null;
@@ -62,7 +67,8 @@ export interface DesignerState {
    * there when that connection is allowed; without one selected, on a free spot near `fallback`.
    * Returns the new shape's id ("" when refused). */
   insertAfterSelection: (type: ShapeType, fallback: { x: number; y: number }) => string;
-  setErrors: (errors: GraphError[]) => void;
+  /** The server's problems for `checked` (default: the canvas now); edits since get the client rules. */
+  setErrors: (errors: GraphError[], checked?: FlowGraph) => void;
   setOverlay: (runId: number | null, overlay: Record<string, RunOverlay>) => void;
   setOverlayScope: (scope: Record<string, string> | null) => void;
   setNotice: (notice: string | null) => void;
@@ -86,6 +92,43 @@ const runKeyOf = (shape: Shape): string => {
 /** Whether the overlaid run ran this canvas shape (see `overlayScope`). */
 export function ranOnCanvas(shape: Shape, scope: Record<string, string> | null): boolean {
   return scope === null || scope[shape.id] === runKeyOf(shape);
+}
+
+/** Per shape: what its validation depends on (type, settings and outgoing connections). */
+function checkKeys(graph: FlowGraph): Record<string, string> {
+  const outgoing = new Map<string, Connection[]>();
+  for (const c of graph.connections) outgoing.set(c.source, [...(outgoing.get(c.source) ?? []), c]);
+  const keys: Record<string, string> = {};
+  for (const shape of graph.shapes) {
+    keys[shape.id] = JSON.stringify([shape.type, shape.settings, outgoing.get(shape.id) ?? []]);
+  }
+  return keys;
+}
+
+/**
+ * The problems to show for `graph`: the server's on shapes unchanged since it checked them, the client rules'
+ * (the shape registry's validate and the structure rules) on shapes changed since, and graph-wide ones of both.
+ */
+export function mergeErrors(
+  graph: FlowGraph,
+  serverErrors: GraphError[],
+  serverChecked: Record<string, string>,
+): GraphError[] {
+  const now = checkKeys(graph);
+  const changed = (id: string): boolean => serverChecked[id] !== now[id];
+  const anyChanged = Object.keys(now).some(changed) || Object.keys(serverChecked).some((id) => !(id in now));
+  if (!anyChanged) return serverErrors;
+  const shown: GraphError[] = serverErrors.filter(
+    (e) => e.shape === null || (e.shape in now && !changed(e.shape)),
+  );
+  const seen = new Set(shown.map((e) => JSON.stringify([e.shape, e.setting, e.message])));
+  for (const e of validateGraph(graph)) {
+    if (e.shape !== null && !changed(e.shape)) continue;
+    const key = JSON.stringify([e.shape, e.setting, e.message]);
+    if (!seen.has(key)) shown.push(e);
+    seen.add(key);
+  }
+  return shown;
 }
 
 function withErrors(
@@ -132,6 +175,15 @@ export const useDesigner = create<DesignerState>()((set, get) => {
     const graph = fromElements(state.nodes, state.edges);
     const history = record(state.history, graph, sameGraph);
     if (history !== state.history) set({ history, revision: state.revision + 1 });
+    revalidate(graph);
+  };
+
+  /** Show the client rules' verdict on what changed at once; the server's answer follows the autosave. */
+  const revalidate = (graph: FlowGraph): void => {
+    const state = get();
+    const errors = mergeErrors(graph, state.serverErrors, state.serverChecked);
+    if (JSON.stringify(errors) === JSON.stringify(state.errors)) return;
+    set({ errors, nodes: withErrors(state.nodes, errors, state.overlay, state.overlayScope) });
   };
 
   const selectedIds = (): string[] =>
@@ -147,6 +199,8 @@ export const useDesigner = create<DesignerState>()((set, get) => {
     revision: 0,
     savedKey: graphKey({ shapes: [], connections: [] }),
     errors: [],
+    serverErrors: [],
+    serverChecked: {},
     clipboard: null,
     overlay: {},
     overlayRun: null,
@@ -163,6 +217,8 @@ export const useDesigner = create<DesignerState>()((set, get) => {
         revision: 0,
         savedKey: graphKey(graph),
         errors: [],
+        serverErrors: [],
+        serverChecked: checkKeys(graph),
         overlay: {},
         overlayRun: null,
         overlayScope: null,
@@ -301,12 +357,14 @@ export const useDesigner = create<DesignerState>()((set, get) => {
       const history = undo(get().history);
       if (history === get().history) return;
       set({ history, revision: get().revision + 1, ...show(history.present, new Set(selectedIds())) });
+      revalidate(history.present);
     },
 
     redo: () => {
       const history = redo(get().history);
       if (history === get().history) return;
       set({ history, revision: get().revision + 1, ...show(history.present, new Set(selectedIds())) });
+      revalidate(history.present);
     },
 
     layout: () => {
@@ -342,8 +400,17 @@ export const useDesigner = create<DesignerState>()((set, get) => {
       return id;
     },
 
-    setErrors: (errors) =>
-      set({ errors, nodes: withErrors(get().nodes, errors, get().overlay, get().overlayScope) }),
+    setErrors: (serverErrors, checked) => {
+      const graph = get().graph();
+      const serverChecked = checkKeys(checked ?? graph);
+      const errors = mergeErrors(graph, serverErrors, serverChecked);
+      set({
+        serverErrors,
+        serverChecked,
+        errors,
+        nodes: withErrors(get().nodes, errors, get().overlay, get().overlayScope),
+      });
+    },
 
     setOverlay: (runId, overlay) =>
       set({

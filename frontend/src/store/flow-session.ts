@@ -180,7 +180,7 @@ export const useFlowSession = create<FlowSessionState>()((set, get) => {
           if (canvas().flowId !== flowId) return;
           set({ revision: body.revision ?? null });
           canvas().markSaved(graph);
-          canvas().setErrors(body.errors ?? []);
+          canvas().setErrors(body.errors ?? [], graph);
           set({ draftStatus: statusOf(body, get().draftStatus) });
           set({ saveState: graphKey(canvas().graph()) === graphKey(graph) ? "saved" : "unsaved" });
         })

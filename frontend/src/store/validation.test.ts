@@ -1,0 +1,86 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { parseGraph } from "../lib/serialize";
+import type { GraphError } from "../shapes/types";
+import { useDesigner } from "./designer";
+
+const store = useDesigner.getState;
+
+const messagesOf = (shape: string): string[] =>
+  store()
+    .errors.filter((e) => e.shape === shape)
+    .map((e) => e.message);
+const nodeErrors = (shape: string): GraphError[] =>
+  store().nodes.find((n) => n.id === shape)?.data.errors ?? [];
+
+describe("validation on edit", () => {
+  beforeEach(() => {
+    store().load(
+      1,
+      parseGraph({
+        shapes: [
+          {
+            id: "trigger",
+            type: "trigger",
+            name: "Start",
+            position: { x: 0, y: 0 },
+            settings: { kind: "manual" },
+          },
+          {
+            id: "say",
+            type: "manual_payload",
+            name: "Say",
+            position: { x: 240, y: 0 },
+            settings: { payload: "hi" },
+          },
+          {
+            id: "more",
+            type: "manual_payload",
+            name: "More",
+            position: { x: 480, y: 0 },
+            settings: { payload: "x" },
+          },
+        ],
+        connections: [
+          { source: "trigger", target: "say" },
+          { source: "say", target: "more" },
+        ],
+      }),
+    );
+    // The server checked the loaded draft: one problem only it can see (a reference, say).
+    store().setErrors([{ shape: "more", setting: null, message: "Server-only problem." }]);
+  });
+
+  it("shows the shape registry's verdict at once, before any save", () => {
+    const say = store().nodes.find((n) => n.id === "say")!.data.shape;
+    store().updateShape("say", { settings: { ...say.settings, payload: "" } as typeof say.settings });
+    expect(messagesOf("say")).toEqual(["Write the payload."]);
+    expect(nodeErrors("say").map((e) => e.setting)).toEqual(["payload"]);
+    // The server's problem on a shape not edited stays.
+    expect(messagesOf("more")).toEqual(["Server-only problem."]);
+
+    // Fixing it clears the message at once too.
+    store().updateShape("say", { settings: { ...say.settings, payload: "back" } as typeof say.settings });
+    expect(messagesOf("say")).toEqual([]);
+    expect(nodeErrors("say")).toEqual([]);
+  });
+
+  it("merges the server's answer for the graph it checked", () => {
+    const say = store().nodes.find((n) => n.id === "say")!.data.shape;
+    store().updateShape("say", { settings: { ...say.settings, payload: "" } as typeof say.settings });
+    const sent = store().graph();
+    store().setErrors(
+      [
+        { shape: "say", setting: "payload", message: "Write the payload." },
+        { shape: "say", setting: null, message: "Also a server problem." },
+      ],
+      sent,
+    );
+    expect(messagesOf("say")).toEqual(["Write the payload.", "Also a server problem."]);
+    // The server no longer reports "more": its problem is gone.
+    expect(messagesOf("more")).toEqual([]);
+
+    // Undo brings the earlier payload back: the client rules speak for the changed shape at once.
+    store().undo();
+    expect(messagesOf("say")).toEqual([]);
+  });
+});
