@@ -21,6 +21,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/browser drives Chromium, whether or not its module says so: a module that
+    forgot `pytestmark` would otherwise land in `make test-fast` and start a live server there."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
