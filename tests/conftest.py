@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.db.models import Model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -25,6 +26,21 @@ def endpoint_as_the_api_creates_it(connector: Connector, **fields: Any) -> Endpo
     serializer = EndpointSerializer(data=data)
     assert serializer.is_valid(), f"the API refuses this endpoint: {serializer.errors}"
     return create_endpoint(**serializer.validated_data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_database_sessions_left_behind(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """End the PostgreSQL sessions that threads of this process still hold before the test database is
+    dropped: the webhook fast path's database threads and the alert senders keep their connections open by
+    design (a server ends them when it exits), and PostgreSQL refuses to drop a database that is in use."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def _user(username: str, role: str | None) -> User:
