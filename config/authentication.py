@@ -6,6 +6,9 @@ directly), so axes never sees a wrong token; and DRF's throttles run after authe
 a wrong token is refused before any throttle counts it. This class counts wrong tokens per client address
 in the cache and, past PATCHBAY_TOKEN_FAILURE_LIMIT failures within PATCHBAY_TOKEN_FAILURE_WINDOW seconds,
 answers every token request from that address with 429 until the window has passed.
+
+The websocket routes (`runs/websocket/auth.py`) count wrong tokens with the same functions and key, so the
+failures of both channels add up and a throttled address is refused on both (close code 4429).
 """
 
 from __future__ import annotations
@@ -21,8 +24,26 @@ from rest_framework.request import Request
 CACHE_ALIAS = "throttle"
 
 
-def _failure_key(request: Request) -> str:
-    return f"patchbay:token-failures:{request.META.get('REMOTE_ADDR', '')}"
+def _failure_key(address: str) -> str:
+    return f"patchbay:token-failures:{address}"
+
+
+def token_failures_throttled(address: str) -> bool:
+    """Whether `address` has used up its wrong tokens for the window (always False with the limit at 0)."""
+    limit = int(settings.PATCHBAY_TOKEN_FAILURE_LIMIT)
+    return limit > 0 and int(caches[CACHE_ALIAS].get(_failure_key(address), 0)) >= limit
+
+
+def count_token_failure(address: str) -> None:
+    if int(settings.PATCHBAY_TOKEN_FAILURE_LIMIT) <= 0:
+        return
+    cache = caches[CACHE_ALIAS]
+    key = _failure_key(address)
+    if not cache.add(key, 1, timeout=int(settings.PATCHBAY_TOKEN_FAILURE_WINDOW)):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=int(settings.PATCHBAY_TOKEN_FAILURE_WINDOW))
 
 
 class ThrottledTokenAuthentication(TokenAuthentication):
@@ -33,10 +54,9 @@ class ThrottledTokenAuthentication(TokenAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header.lower().startswith(self.keyword.lower() + " ") and header.strip() != self.keyword:
             return super().authenticate(request)
-        cache = caches[CACHE_ALIAS]
         window = int(settings.PATCHBAY_TOKEN_FAILURE_WINDOW)
-        key = _failure_key(request)
-        if int(cache.get(key, 0)) >= limit:
+        address = request.META.get("REMOTE_ADDR", "")
+        if token_failures_throttled(address):
             raise Throttled(
                 wait=window,
                 detail=f"Too many failed token authentications from this address; try again in {window} s.",
@@ -44,9 +64,5 @@ class ThrottledTokenAuthentication(TokenAuthentication):
         try:
             return super().authenticate(request)
         except AuthenticationFailed:
-            if not cache.add(key, 1, timeout=window):
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, timeout=window)
+            count_token_failure(address)
             raise

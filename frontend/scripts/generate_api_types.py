@@ -113,6 +113,7 @@ def server_lists() -> dict[str, Any]:
             "unauthenticated": consumers.CLOSE_UNAUTHENTICATED,
             "forbidden": consumers.CLOSE_FORBIDDEN,
             "unknownRun": consumers.CLOSE_UNKNOWN_RUN,
+            "throttled": consumers.CLOSE_THROTTLED,
         },
         "SHAPE_TYPE_SCHEMAS": shape_types,
     }

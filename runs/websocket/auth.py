@@ -1,4 +1,9 @@
-"""Websocket authentication: the session cookie (browsers) or an `Authorization: Token <key>` header."""
+"""Websocket authentication: the session cookie (browsers) or an `Authorization: Token <key>` header.
+
+Wrong tokens count against the client address's limit shared with the REST API (config/authentication.py):
+past PATCHBAY_TOKEN_FAILURE_LIMIT failures in the window, a token handshake from that address is refused with
+close code 4429 without looking the token up (`scope["patchbay_token_throttled"]`, read by the consumers).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,21 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 
+from config.authentication import count_token_failure, token_failures_throttled
+
 
 @database_sync_to_async
-def _user_for_token(key: str) -> Any:
+def _user_for_token(key: str, address: str) -> tuple[Any, bool]:
+    """The token's user (anonymous for a wrong or inactive one) and whether the address is throttled."""
     from rest_framework.authtoken.models import Token
 
+    if token_failures_throttled(address):
+        return AnonymousUser(), True
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+        count_token_failure(address)
+        return AnonymousUser(), False
+    return token.user, False
 
 
 class _TokenAuthMiddleware(BaseMiddleware):
@@ -29,7 +40,10 @@ class _TokenAuthMiddleware(BaseMiddleware):
         if authorization:
             kind, _, key = authorization.partition(" ")
             if kind.lower() == "token" and key.strip():
-                scope["user"] = await _user_for_token(key.strip())
+                client = scope.get("client") or ("", 0)
+                scope["user"], throttled = await _user_for_token(key.strip(), str(client[0] or ""))
+                if throttled:
+                    scope["patchbay_token_throttled"] = True
             else:
                 scope["user"] = AnonymousUser()
         return await super().__call__(scope, receive, send)

@@ -1,7 +1,8 @@
 """Websocket consumers (DESIGN section 8): one run's live log at /ws/runs/{id}/, the runs feed at /ws/runs/.
 
 Close codes a client can act on: 4401 not signed in (no session, bad token), 4403 signed in without a
-role, 4404 unknown run. Cross-origin handshakes are rejected before they get here (config/asgi.py).
+role, 4404 unknown run, 4429 too many wrong tokens from this address (runs/websocket/auth.py).
+Cross-origin handshakes are rejected before they get here (config/asgi.py).
 
 Gap-free, duplicate-free delivery of a run's log
 ------------------------------------------------
@@ -49,12 +50,15 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_RUN = 4404
+CLOSE_THROTTLED = 4429
 TERMINAL_STATUSES = {str(status) for status in Run.TERMINAL}
 # Quiet time after the last event before the database is checked for lines whose events were lost.
 TAIL_CHECK_DELAY = 0.25
 
 
 async def _refusal_code(scope: dict[str, Any]) -> int | None:
+    if scope.get("patchbay_token_throttled"):
+        return CLOSE_THROTTLED
     user = scope.get("user")
     if user is None or not user.is_authenticated:
         return CLOSE_UNAUTHENTICATED

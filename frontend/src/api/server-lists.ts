@@ -228,7 +228,8 @@ export const TERMINAL_STATUSES = [
 export const CLOSE_CODES = {
   "unauthenticated": 4401,
   "forbidden": 4403,
-  "unknownRun": 4404
+  "unknownRun": 4404,
+  "throttled": 4429
 } as const;
 
 export const SHAPE_TYPE_SCHEMAS = [

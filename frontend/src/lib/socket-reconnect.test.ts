@@ -99,6 +99,7 @@ describe("LiveSocket", () => {
     [4401, "not logged in"],
     [4403, "no permission"],
     [4404, "run was not found"],
+    [4429, "too many wrong tokens"],
   ])("stops reconnecting when the server closes with %i and says why", (code, words) => {
     const states: string[] = [];
     const refusals: [string, number][] = [];

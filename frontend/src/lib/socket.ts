@@ -1,7 +1,7 @@
 /**
  * A websocket that reconnects with backoff. `onOpen` runs on every (re)connect so the caller can send
  * `{"type": "resume", "after": SEQ}`; messages are parsed JSON objects. When the server refuses the
- * connection for good (close codes 4401, 4403, 4404) it stops reconnecting and reports why.
+ * connection for good (close codes 4401, 4403, 4404, 4429) it stops reconnecting and reports why.
  */
 import { CLOSE_CODES } from "../api/server-lists";
 
@@ -14,6 +14,8 @@ export const REFUSAL_MESSAGES: Readonly<Record<number, string>> = {
     "Live updates stopped: you are not logged in. Log in again and reload the page.",
   [CLOSE_CODES.forbidden]: "Live updates stopped: you have no permission to watch this.",
   [CLOSE_CODES.unknownRun]: "Live updates stopped: the run was not found.",
+  [CLOSE_CODES.throttled]:
+    "Live updates stopped: too many wrong tokens from this address. Try again in a few minutes.",
 };
 
 export interface LiveSocketOptions {
