@@ -484,6 +484,11 @@ class FlowExportSerializer(serializers.Serializer):
     format_version = serializers.IntegerField()
     flow = serializers.DictField()
     graph = GraphSerializer()
+    alerts = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="The flow's alert settings, channels and error flow by name (absent when it has none).",
+    )
 
 
 class FlowImportRequestSerializer(FlowExportSerializer):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from config.api_errors import ApiError, flatten_errors
 from designer.graph import GraphError, validate_graph
@@ -17,6 +19,30 @@ from scripts_app.models import Script
 
 EXPORT_FORMAT = "patchbay.flow"
 EXPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    """A part of a flow's export that another app owns (notifications: the flow's alert settings).
+
+    `export(flow)` returns the section's JSON (references by name, no secrets) or None when the flow has
+    nothing to carry; `resolve(value)` checks an imported value and maps names to this installation's
+    objects, returning what `apply` needs and a list of `{"field", "message"}` errors (fields prefixed with
+    the section's key); `apply(flow, resolved)` stores it on the new flow, in the import's transaction.
+    Apps register their sections in `AppConfig.ready()`, so the designer does not import them.
+    """
+
+    key: str
+    export: Callable[[Flow], Any]
+    resolve: Callable[[Any], tuple[Any, list[dict[str, str]]]]
+    apply: Callable[[Flow, Any], None]
+
+
+EXPORT_SECTIONS: dict[str, ExportSection] = {}
+
+
+def register_export_section(section: ExportSection) -> None:
+    EXPORT_SECTIONS[section.key] = section
 
 
 def _name_of(model: Any, value: Any, cache: dict[tuple[Any, Any], str | None]) -> str | None:
@@ -49,12 +75,17 @@ def export_flow(*, flow: Flow) -> dict[str, Any]:
             settings["flow"] = _name_of(Flow, settings.get("flow"), cache)
         for script_setting, _version_setting, script_id, _version in script_references(shape):
             _set_path(settings, script_setting, _name_of(Script, script_id, cache))
-    return {
+    document: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
         "flow": {name: getattr(flow, name) for name in FLOW_SETTINGS},
         "graph": graph,
     }
+    for section in EXPORT_SECTIONS.values():
+        value = section.export(flow)
+        if value is not None:
+            document[section.key] = value
+    return document
 
 
 def _is_id(value: Any) -> bool:
@@ -96,15 +127,32 @@ def import_flow(
             f"A flow named '{flow_name}' already exists; give a new 'name' to import it under.",
             [{"field": "name", "message": f"A flow named '{flow_name}' already exists."}],
         )
-    errors = _resolve_names(graph)
+    errors: list[Any] = list(_resolve_names(graph))
+    resolved_sections: list[tuple[ExportSection, Any]] = []
+    failed_sections: list[str] = []
+    for section in EXPORT_SECTIONS.values():
+        if document.get(section.key) is None:
+            continue
+        resolved, section_errors = section.resolve(document[section.key])
+        if section_errors:
+            errors.extend(section_errors)
+            failed_sections.append(section.key)
+        resolved_sections.append((section, resolved))
     if errors:
-        raise ApiError("The export references things that do not exist in this installation.", errors)
+        detail = "The export references things that do not exist in this installation."
+        if failed_sections and not any("shape" in error for error in errors):
+            names = ", ".join(f"'{key}'" for key in failed_sections)
+            detail = f"The export's {names} section is invalid or names things that do not exist here."
+        raise ApiError(detail, errors)
     fields = {key: settings[key] for key in FLOW_SETTINGS if key in settings and key != "name"}
     checked = FlowSettingsSerializer(data={**fields, "name": flow_name})
     if not checked.is_valid():
         raise ApiError("The export's flow settings are invalid.", flatten_errors(checked.errors))
     try:
-        flow = create_flow(created_by=created_by, graph=graph, **checked.validated_data)
+        with transaction.atomic():
+            flow = create_flow(created_by=created_by, graph=graph, **checked.validated_data)
+            for section, resolved in resolved_sections:
+                section.apply(flow, resolved)
     except IntegrityError as exc:
         raise ApiError(f"A flow named '{flow_name}' already exists.") from exc
     return flow, validate_graph(graph, flow=flow)

@@ -1121,6 +1121,10 @@ export interface components {
             version: number;
         };
         FlowExport: {
+            /** @description The flow's alert settings, channels and error flow by name (absent when it has none). */
+            alerts?: {
+                [key: string]: unknown;
+            } | null;
             flow: {
                 [key: string]: unknown;
             };
@@ -1129,6 +1133,10 @@ export interface components {
             graph: components["schemas"]["Graph"];
         };
         FlowImportRequestRequest: {
+            /** @description The flow's alert settings, channels and error flow by name (absent when it has none). */
+            alerts?: {
+                [key: string]: unknown;
+            } | null;
             flow: {
                 [key: string]: unknown;
             };
