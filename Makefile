@@ -90,7 +90,7 @@ pytest-postgres: setup
 		PATCHBAY_TEST_ON_POSTGRES=1 $(PY) -m pytest -m "not browser" -p no:cacheprovider; \
 	else echo "PATCHBAY_TEST_DATABASE_URL is unset: the PostgreSQL pass is skipped."; fi
 
-# Scale mode: PostgreSQL + Redis on 127.0.0.1, daphne, two Celery workers and beat (Procfile.scale).
+# Scale mode: PostgreSQL + Redis on 127.0.0.1, uvicorn, two Celery workers and beat (Procfile.scale).
 run-scale: setup
 	$(PY) -c 'import psycopg; c = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True); \
 		exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", ("patchbay",)).fetchone(); \

@@ -46,7 +46,9 @@ ALLOWED_HOSTS = env_list("PATCHBAY_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[
 CSRF_TRUSTED_ORIGINS = env_list("PATCHBAY_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
+    # First, so that its `runserver` (uvicorn: config/management/commands/runserver.py) replaces Django's
+    # and staticfiles' (a command of an app listed earlier wins).
+    "config",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

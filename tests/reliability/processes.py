@@ -181,7 +181,7 @@ def start_celery_worker(
 
 
 def start_server(group: Children, *, port: int, **env: str) -> Child:
-    """`manage.py runserver --noreload` (daphne's runserver: the ASGI app with the embedded executor)."""
+    """`manage.py runserver --noreload` (uvicorn serving the ASGI app, with the embedded executor)."""
     environment = child_env(PATCHBAY_EXECUTOR="embedded", **env)
     return group.start(
         "server",

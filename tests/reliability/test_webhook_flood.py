@@ -1,7 +1,7 @@
 """200 concurrent webhook posts for a sustained period (issue 7, fault test 5).
 
 The issue asks: 200 concurrent webhook posts for 30 s, no 5xx, every accepted webhook has its run. This
-test starts the ASGI server (`manage.py runserver --noreload`, daphne, embedded executor executing the
+test starts the ASGI server (`manage.py runserver --noreload`, uvicorn, embedded executor executing the
 runs meanwhile) against the test database and keeps 200 POSTs in flight to a flow's webhook (immediate
 reply) for 30 s. Every answer must be 200 with a run id (no 5xx, no dropped connection), every run id
 must exist as a run of that flow with the posted body as its input, and the flow must have no run nobody
@@ -40,7 +40,7 @@ async def flood(url: str) -> tuple[dict[int, int], Counter[str]]:
 
         async def poster(index: int) -> None:
             # Connections open over the first second, not all in one instant (the server's listen backlog
-            # is 50, as with daphne's default; a burst of 200 SYNs at once tests the kernel, not Patchbay).
+            # was 50 under daphne; a burst of 200 SYNs at once tests the kernel, not Patchbay).
             await asyncio.sleep(index * 0.005)
             while time.monotonic() < stop_at:
                 number = next(numbers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -269,3 +270,96 @@ def test_runserver_starts_the_executor_which_picks_up_runs_queued_before_it_star
     assert run.status == "succeeded", errors[-3000:]
     assert json.loads(run.final_payload) == {"echo": "64"}
     assert "Embedded executor started" in errors
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _group_is_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_runserver_serves_webhooks_and_live_logs_through_uvicorn_and_control_c_stops_everything(
+    admin_user, tmp_path
+):
+    """`manage.py runserver` as `make run` starts it (autoreloader on, DEBUG on): the uvicorn banner, a
+    final-payload webhook answered by the embedded executor, the run's events on the runs feed and its log
+    over the run's websocket, static files; then CONTROL-C (SIGINT to the terminal's process group) ends
+    the autoreloader, the server, its executor and every script process."""
+    import httpx
+    from rest_framework.authtoken.models import Token
+    from websockets.sync.client import connect
+
+    flow = echo_flow(
+        "Served", trigger={"kind": "webhook", "response": {"mode": "final_payload", "timeout": 60}}
+    )
+    token = Token.objects.create(user=admin_user)
+    port = free_port()
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PYTEST_VERSION", "PATCHBAY_TEST_ON_POSTGRES", "PYTEST_CURRENT_TEST"}
+    }
+    environment.update(
+        PATCHBAY_DATABASE_URL=database_url_of_this_test(),
+        PATCHBAY_EXECUTOR="embedded",
+        PATCHBAY_DEBUG="1",
+        PATCHBAY_LOGIN_THROTTLE="0",
+    )
+    output = tmp_path / "runserver.log"
+    with output.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal gives a command
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _port_open(port) or server.poll() is not None), output.read_text()
+        assert server.poll() is None, output.read_text()
+        headers = {"Authorization": f"Token {token.key}"}
+        with connect(f"ws://127.0.0.1:{port}/ws/runs/", additional_headers=headers, origin=base) as feed:
+            response = httpx.post(f"{base}{flow.webhook_path}", json={"order_id": 77}, timeout=60)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"echo": "77"}
+            run_id = int(response.headers["X-Patchbay-Run"])
+            statuses = []
+            while "succeeded" not in statuses:
+                event = json.loads(feed.recv(timeout=30))
+                if event.get("type") == "run.status" and event.get("run") == run_id:
+                    statuses.append(event["status"])
+        run_url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}/"
+        with connect(run_url, additional_headers=headers, origin=base) as ws:
+            snapshot = json.loads(ws.recv(timeout=30))
+        assert snapshot["type"] == "run.snapshot"
+        assert snapshot["run"]["status"] == "succeeded"
+        seqs = [line["seq"] for line in snapshot["logs"]]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert snapshot["logs"][-1]["message"].startswith("Run succeeded in")
+        # DEBUG serves the frontend build and admin files from the finders.
+        assert httpx.get(f"{base}/static/admin/css/base.css", timeout=30).status_code == 200
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGKILL)
+    text = output.read_text()
+    assert f"Starting ASGI/uvicorn {__import__('uvicorn').__version__} development server at {base}/" in text
+    assert "Embedded executor started" in text
+    # The reloaded child, the script zygote and its processes: nothing of the group outlives CONTROL-C.
+    assert wait_until(lambda: _group_is_gone(server.pid), seconds=30), text[-3000:]
+    assert not _port_open(port)
