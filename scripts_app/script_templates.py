@@ -33,7 +33,8 @@ def handle(data):
     # Set data["response_code"] to decide what happens next:
     #   0 continue (the returned payload, or the response body if unchanged, goes on)
     #   1 fail this step and retry it after a backoff (up to the shape's retries)
-    #   2 fail the run and queue a new attempt of it (up to the flow's max_run_retries)
+    #   2 fail the run and queue a new attempt of it, up to the flow's run retries (flow settings;
+    #     with 0 run retries code 2 fails the run for good)
     #   3 fail the run for good
     #   4 re-authenticate the connector and retry the request once
     # and data["message"] to write a line to the run log.

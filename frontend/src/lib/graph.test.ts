@@ -257,6 +257,61 @@ describe("auto-layout", () => {
   });
 });
 
+describe("auto-layout of unconnected shapes", () => {
+  const overlaps = (graph: FlowGraph): string[] => {
+    const hits: string[] = [];
+    for (const a of graph.shapes) {
+      for (const b of graph.shapes) {
+        if (a.id >= b.id) continue;
+        const apart =
+          a.position.x + SHAPE_WIDTH <= b.position.x ||
+          b.position.x + SHAPE_WIDTH <= a.position.x ||
+          a.position.y + SHAPE_HEIGHT <= b.position.y ||
+          b.position.y + SHAPE_HEIGHT <= a.position.y;
+        if (!apart) hits.push(`${a.id}/${b.id}`);
+      }
+    }
+    return hits;
+  };
+  // Every shape dropped on one spot, two of them connected to the trigger.
+  const piled: FlowGraph = {
+    shapes: ["trigger", "a", "b", "c", "d", "e", "f", "g"].map((id) =>
+      shape({ id, type: id === "trigger" ? "trigger" : "branch" }),
+    ),
+    connections: [
+      { source: "trigger", target: "a" },
+      { source: "a", target: "b" },
+    ],
+  };
+
+  it("leaves no two shapes overlapping", () => {
+    expect(overlaps(piled)).not.toEqual([]);
+    expect(overlaps(autoLayout(piled))).toEqual([]);
+  });
+
+  it("parks unconnected shapes in rows below the flow, not in a column under the trigger", () => {
+    const laid = autoLayout(piled);
+    const at = (id: string): { x: number; y: number } =>
+      laid.shapes.find((s) => s.id === id)?.position ?? { x: NaN, y: NaN };
+    const flowBottom = Math.max(...["trigger", "a", "b"].map((id) => at(id).y)) + SHAPE_HEIGHT;
+    for (const id of ["c", "d", "e", "f", "g"]) expect(at(id).y).toBeGreaterThan(flowBottom);
+    // Left to right in the order they were added, four to a row.
+    expect(at("c").y).toBe(at("d").y);
+    expect(at("c").x).toBeLessThan(at("d").x);
+    expect(at("d").x).toBeLessThan(at("e").x);
+    expect(at("f").y).toBe(at("c").y);
+    expect(at("g").y).toBeGreaterThan(at("c").y);
+    expect(at("g").x).toBe(at("c").x);
+  });
+
+  it("lays out a flow of unconnected shapes only in a row from the top left", () => {
+    const loose: FlowGraph = { shapes: piled.shapes, connections: [] };
+    const laid = autoLayout(loose);
+    expect(overlaps(laid)).toEqual([]);
+    expect(laid.shapes[0]?.position).toEqual({ x: 20, y: 20 });
+  });
+});
+
 describe("fitViewport", () => {
   it("centres the shapes and caps the zoom", () => {
     const graph: FlowGraph = { shapes: [shape({ id: "trigger", type: "trigger" })], connections: [] };

@@ -9,8 +9,8 @@ describe("describeResponseCode", () => {
   });
 
   it("warns that code 2 never retries in a flow that allows none", () => {
-    expect(describeResponseCode(2, [{ name: "Orders", max_run_retries: 0 }])).toContain(
-      "this flow allows no run retries, so the run fails for good",
+    expect(describeResponseCode(2, [{ name: "Orders", max_run_retries: 0 }])).toBe(
+      "code 2: this flow allows no run retries, so code 2 fails the run for good: set run retries in the flow settings",
     );
   });
 

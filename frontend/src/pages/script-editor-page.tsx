@@ -543,6 +543,16 @@ export function ScriptEditorPage(): ReactNode {
               ))}
             </ul>
           ) : null}
+          {script.kind === "response" ? (
+            <details className="code-help" data-testid="response-code-help" open>
+              <summary>Response codes in the flows using this script</summary>
+              <ul>
+                {[0, 1, 2, 3, 4].map((code) => (
+                  <li key={code}>{describeResponseCode(code, flowRetries)}</li>
+                ))}
+              </ul>
+            </details>
+          ) : null}
         </section>
         <aside className="editor-side">
           <section className="card">

@@ -2,7 +2,13 @@
 import { useEffect, useState } from "react";
 import type { ReactNode } from "react";
 import { ApiError, errorMessage } from "../../api/client";
-import { copyConnector, deleteConnector, getConnector, listEndpoints, saveConnector } from "../../api/connectors";
+import {
+  copyConnector,
+  deleteConnector,
+  getConnector,
+  listEndpoints,
+  saveConnector,
+} from "../../api/connectors";
 import type { ConnectorFields, ConnectorInput } from "../../api/connectors";
 import type { AuthType, Connector, Endpoint } from "../../api/types";
 import { ConflictDialog } from "../../components/conflict-dialog";

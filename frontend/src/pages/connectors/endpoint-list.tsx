@@ -1,10 +1,12 @@
 /** A connector's endpoints: the list, adding, editing and deleting one. */
 import { useEffect, useState } from "react";
 import type { Dispatch, ReactNode, SetStateAction } from "react";
-import { errorMessage } from "../../api/client";
+import { ApiError, errorMessage } from "../../api/client";
 import { deleteEndpoint } from "../../api/connectors";
 import type { EndpointDraft } from "../../api/connectors";
 import type { Connector, Endpoint } from "../../api/types";
+import { RefusalNotice, usersOf } from "../../components/item-actions";
+import type { Refusal } from "../../components/item-actions";
 import { Empty, Loading } from "../../components/ui";
 import { EndpointForm } from "./endpoint-form";
 import { emptyEndpoint } from "./options";
@@ -23,15 +25,22 @@ export function EndpointList({
   readOnly: boolean;
 }): ReactNode {
   const [editing, setEditing] = useState<EndpointDraft | null>(null);
-  useEffect(() => setEditing(null), [connector]);
+  const [refusal, setRefusal] = useState<Refusal | null>(null);
+  useEffect(() => {
+    setEditing(null);
+    setRefusal(null);
+  }, [connector]);
 
   const remove = async (endpoint: Endpoint): Promise<void> => {
     if (!window.confirm(`Delete the endpoint ${endpoint.name}?`)) return;
+    setRefusal(null);
     try {
       await deleteEndpoint(endpoint.id);
       setEndpoints((list) => (list ?? []).filter((e) => e.id !== endpoint.id));
     } catch (e) {
-      onError(errorMessage(e));
+      // Refused because flows use it (409): name them with links, as the flows, scripts and connectors lists do.
+      if (e instanceof ApiError && e.status === 409) setRefusal({ detail: e.message, flows: usersOf(e) });
+      else onError(errorMessage(e));
     }
   };
 
@@ -45,6 +54,7 @@ export function EndpointList({
           </button>
         ) : null}
       </div>
+      <RefusalNotice refusal={refusal} onClose={() => setRefusal(null)} />
       {editing ? (
         <EndpointForm
           key={editing.id ?? "new"}

@@ -2,6 +2,7 @@
 import { memo } from "react";
 import type { ReactNode } from "react";
 import { connectionKind } from "../../lib/graph";
+import { describeCodeTwo } from "../../lib/response-codes";
 import { SHAPES } from "../../shapes";
 import type { Lookups } from "../../shapes";
 import type { GraphError, Shape } from "../../shapes/types";
@@ -25,6 +26,19 @@ function WebhookAddress(): ReactNode {
       <div className="hint">
         {deployed ? "POST or GET here to start the deployed version." : "Answers once the flow is deployed."}
       </div>
+    </div>
+  );
+}
+
+/** Under a connector shape's response-script picker: what response code 2 does in this flow, since the
+ * flow's run retries (flow settings, 0 for a new flow) decide it and the script cannot see them. */
+function CodeTwoHint(): ReactNode {
+  const flow = useFlowSession((s) => s.flow);
+  if (!flow) return null;
+  const hint = describeCodeTwo([{ name: flow.name, max_run_retries: flow.max_run_retries ?? 0 }]);
+  return (
+    <div className={flow.max_run_retries ? "hint" : "hint warning"} data-testid="code-two-hint">
+      {hint}
     </div>
   );
 }
@@ -79,6 +93,7 @@ export const ShapePanel = memo(function ShapePanel({
         readOnly={readOnly}
         onChange={(settings) => updateShape(shape.id, { settings })}
       />
+      {shape.type === "connector" && shape.settings.response_script !== null ? <CodeTwoHint /> : null}
       {shape.type === "trigger" && shape.settings.kind === "webhook" ? <WebhookAddress /> : null}
     </div>
   );

@@ -1,0 +1,214 @@
+"""The first hour in the browser (issue 14), the smaller items: auto-layout of unconnected shapes, what
+response code 2 does where it is chosen and written, the endpoint list's "used by" refusal, and the merged
+fixes that had no browser test yet. Headless Chromium against a live server (see conftest.py); screenshots go
+to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveServer, log_in, screenshot
+
+pytestmark = pytest.mark.browser
+
+_names = itertools.count(1)
+
+RESPONSE_SCRIPT = """def handle(data):
+    data["response_code"] = 0
+    return data
+"""
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {next(_names)}"
+
+
+def _shape(shape_id: str, shape_type: str, name: str, x: int, y: int = 0, **settings: Any) -> dict[str, Any]:
+    return {
+        "id": shape_id,
+        "type": shape_type,
+        "name": name,
+        "position": {"x": x, "y": y},
+        "settings": settings,
+    }
+
+
+def _flow(
+    server: LiveServer, graph: dict[str, Any], *, deploy: bool = False, **settings: Any
+) -> dict[str, Any]:
+    with server.api() as api:
+        flow = api.post("/api/flows/", json={"name": unique("Flow"), **settings}).raise_for_status().json()
+        api.put(f"/api/flows/{flow['id']}/draft/", json=graph).raise_for_status()
+        if deploy:
+            api.post(f"/api/flows/{flow['id']}/deploy/", json={}).raise_for_status()
+        return dict(flow)
+
+
+def _connector(server: LiveServer) -> tuple[dict[str, Any], dict[str, Any]]:
+    with server.api() as api:
+        connector = (
+            api.post(
+                "/api/connectors/",
+                json={"name": unique("Shop"), "base_url": f"{server.url}/demo-api", "auth_type": "none"},
+            )
+            .raise_for_status()
+            .json()
+        )
+        endpoint = (
+            api.post(
+                "/api/endpoints/",
+                json={
+                    "connector": connector["id"],
+                    "name": unique("Get order"),
+                    "method": "GET",
+                    "path": "/orders/3",
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
+        return connector, endpoint
+
+
+def _response_script(server: LiveServer) -> dict[str, Any]:
+    with server.api() as api:
+        script = (
+            api.post(
+                "/api/scripts/",
+                json={"name": unique("Check answer"), "kind": "response", "code": RESPONSE_SCRIPT},
+            )
+            .raise_for_status()
+            .json()
+        )
+        api.post(f"/api/scripts/{script['id']}/deploy/").raise_for_status()
+        return dict(script)
+
+
+def _node(page: Page, shape_id: str) -> Any:
+    return page.locator(f".react-flow__node[data-id='{shape_id}']")
+
+
+def _box(page: Page, shape_id: str) -> dict[str, float]:
+    box = _node(page, shape_id).bounding_box()
+    assert box is not None, shape_id
+    return box
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_auto_layout_parks_unconnected_shapes_in_a_row_below_the_flow(page: Page, server: LiveServer) -> None:
+    # Everything dropped on one spot: the trigger and one map connected, three shapes not connected at all.
+    ids = ["trigger", "tidy", "loose-1", "loose-2", "loose-3"]
+    shapes = [_shape("trigger", "trigger", "Start", 0, kind="manual")]
+    shapes += [_shape(i, "manual_payload", i.title(), 10, 10, payload="x") for i in ids[1:]]
+    flow = _flow(server, {"shapes": shapes, "connections": [{"source": "trigger", "target": "tidy"}]})
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(_node(page, "loose-3")).to_be_visible()
+
+    page.get_by_role("button", name="Auto-layout").click()
+    # The layout is saved with the draft: wait for it, then measure what is on the screen.
+    expect(page.get_by_text("Draft saved")).to_be_visible()
+    page.wait_for_timeout(400)  # the fit-view animation after the layout
+    boxes = {i: _box(page, i) for i in ids}
+    assert [(a, b) for a, b in itertools.combinations(ids, 2) if _overlap(boxes[a], boxes[b])] == []
+    flow_bottom = max(boxes["trigger"]["y"] + boxes["trigger"]["height"], boxes["tidy"]["y"])
+    loose = [boxes[i] for i in ids[2:]]
+    # One row below the flow, left to right, not a column under the trigger.
+    assert all(box["y"] >= flow_bottom for box in loose)
+    assert len({round(box["y"]) for box in loose}) == 1
+    assert loose[0]["x"] < loose[1]["x"] < loose[2]["x"]
+    # A small flow is not blown up past its real size.
+    scale = page.locator(".react-flow__viewport").evaluate(
+        "el => new DOMMatrix(getComputedStyle(el).transform).a"
+    )
+    assert scale <= 1
+    screenshot(page, "30-auto-layout-unconnected")
+
+
+def test_what_code_2_does_is_shown_where_the_response_script_is_chosen_and_written(
+    page: Page, server: LiveServer
+) -> None:
+    connector, endpoint = _connector(server)
+    script = _response_script(server)
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape(
+                "get",
+                "connector",
+                "Get order",
+                300,
+                connector=connector["id"],
+                endpoint=endpoint["id"],
+                response_script=script["id"],
+                response_script_version=None,
+            ),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+    flow = _flow(server, graph, max_run_retries=0)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    _node(page, "get").click()
+    hint = page.get_by_test_id("code-two-hint")
+    expect(hint).to_have_text(
+        "code 2: this flow allows no run retries, so code 2 fails the run for good: "
+        "set run retries in the flow settings"
+    )
+    screenshot(page, "31-code-2-hint-in-the-connector-panel")
+
+    # Allow two run retries in the flow settings: the hint follows.
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 20})
+    page.get_by_label("Run retries (response code 2)").fill("2")
+    page.get_by_role("button", name="Save flow settings").click()
+    expect(page.get_by_text("Flow settings saved.")).to_be_visible()
+    _node(page, "get").click()
+    expect(hint).to_have_text("code 2: the run fails and is queued again; this flow allows 2 run retries")
+
+    # Where code 2 is written: the response script's editor names what it does in the flows using it.
+    page.goto(f"/scripts/{script['id']}")
+    help_list = page.get_by_test_id("response-code-help")
+    expect(help_list).to_contain_text(
+        "code 2: the run fails and is queued again; this flow allows 2 run retries"
+    )
+    expect(help_list).to_contain_text("code 1: this attempt fails and the step is tried again")
+    screenshot(page, "32-code-2-in-the-script-editor")
+
+
+def test_deleting_an_endpoint_in_use_names_the_flows_with_links(page: Page, server: LiveServer) -> None:
+    connector, endpoint = _connector(server)
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape("get", "connector", "Get order", 300, connector=connector["id"], endpoint=endpoint["id"]),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+    user = _flow(server, graph)
+    log_in(page, server)
+    page.goto(f"/connectors/{connector['id']}")
+    row = page.get_by_role("row").filter(has_text=endpoint["name"])
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    refusal = page.get_by_test_id("used-by-refusal")
+    expect(refusal).to_contain_text(user["name"])
+    expect(refusal.get_by_role("link", name=user["name"])).to_be_visible()
+    # Refused: the endpoint is still listed.
+    expect(row).to_be_visible()
+    screenshot(page, "33-endpoint-delete-refused-used-by")
+    refusal.get_by_role("link", name=user["name"]).click()
+    page.wait_for_url(re.compile(rf"/flows/{user['id']}$"))
