@@ -1,7 +1,8 @@
 """Script call benchmark (issues 3 and 11): a trivial script through the sandbox vs. the same code in-process,
 and /healthz of a running server while it refuses a compile bomb.
 
-    .venv/bin/python bench/script_calls.py [--calls 3000] [--seconds 5] [--threads 4] [--compile-bomb]
+    .venv/bin/python bench/script_calls.py [--calls 3000] [--seconds 5] [--threads 4] [--paced 200]
+        [--gap 0.02] [--compile-bomb]
 
 In one run it measures:
 - sandbox, sequential: latency of `scripts_app.run_script` (since issue 11: a process forked from the
@@ -10,6 +11,8 @@ In one run it measures:
   p50, p99, calls/s;
 - sandbox, concurrent: calls/s with `--threads` callers, each for a flow of its own, sharing the pool
   (PATCHBAY_SCRIPT_POOL_SIZE slots);
+- sandbox, paced: latency of `--paced` calls made `--gap` seconds apart (each finds its process forked and
+  ready: the call's own critical path, apart from the throughput limit of back-to-back calls);
 - in-process floor: the same restricted code object's `handle(data)` called directly in this process;
 - with `--compile-bomb`: a server (runserver, a fresh SQLite database in a temporary directory) is asked to
   deploy a script that makes CPython's compiler take gigabytes, while /healthz is fetched every 50 ms; it
@@ -71,6 +74,18 @@ def measure(call: Callable[[], Any], calls: int) -> tuple[list[float], float]:
     return latencies, calls / (time.perf_counter() - started)
 
 
+def paced(call: Callable[[], Any], calls: int, gap: float) -> list[float]:
+    """Latencies in ms of `calls` calls made `gap` seconds apart: the latency of a call that finds its
+    process forked and ready, apart from the throughput limit of back-to-back calls."""
+    latencies = []
+    for _ in range(calls):
+        time.sleep(gap)
+        before = time.perf_counter_ns()
+        call()
+        latencies.append((time.perf_counter_ns() - before) / 1e6)
+    return latencies
+
+
 def concurrent_rate(call: Callable[[int], Any], threads: int, seconds: float) -> float:
     counts = [0] * threads
     stop = threading.Event()
@@ -106,6 +121,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--paced", type=int, default=200, help="calls made --gap seconds apart")
+    parser.add_argument("--gap", type=float, default=0.02)
     parser.add_argument(
         "--compile-bomb", action="store_true", help="also measure /healthz during a bomb deploy"
     )
@@ -139,6 +156,7 @@ def main() -> None:
     ]
     floor_latencies, floor_rate = measure(in_process, options.calls)
     shared_rate = concurrent_rate(through_pool, options.threads, options.seconds)
+    paced_latencies = paced(through_pool, options.paced, options.gap) if options.paced else []
     shutdown_pool()
 
     p50, p99 = percentile(pool_latencies, 0.5), percentile(pool_latencies, 0.99)
@@ -150,6 +168,10 @@ def main() -> None:
     mean = statistics.fmean(pool_latencies)
     print(f"{'pool, one caller':34} {p50:9.3f} {p99:9.3f} {mean:9.3f} {pool_rate:10.0f}")
     print(f"{'pool, ' + str(options.threads) + ' callers':34} {'':9} {'':9} {'':9} {shared_rate:10.0f}")
+    if paced_latencies:
+        paced_p50, paced_p99 = percentile(paced_latencies, 0.5), percentile(paced_latencies, 0.99)
+        label = f"pool, one call every {options.gap * 1000:g} ms"
+        print(f"{label:34} {paced_p50:9.3f} {paced_p99:9.3f} {statistics.fmean(paced_latencies):9.3f}")
     print(
         f"{'in-process floor':34} {floor_p50:9.4f} {floor_p99:9.4f} "
         f"{statistics.fmean(floor_latencies):9.4f} {floor_rate:10.0f}"
@@ -160,6 +182,10 @@ def main() -> None:
             f"CPU per call, one caller: server {server_cpu:.3f} ms, zygote {sandbox_cpu[0]:.3f} ms, "
             f"call processes {sandbox_cpu[1]:.3f} ms"
         )
+        print(
+            f"page faults per call, one caller: zygote {sandbox_cpu[2]:.0f}, "
+            f"call processes {sandbox_cpu[3]:.0f}"
+        )
     print(f"p50 overhead of the sandbox: {p50 - floor_p50:.3f} ms (goal <= 1.5 ms)")
     print(f"best calls/s: {best:.0f} (goal >= 1000)")
     if options.compile_bomb:
@@ -167,13 +193,19 @@ def main() -> None:
 
 
 def _sandbox_cpu(pool: Any) -> list[float]:
-    """CPU seconds of the zygote itself and of its reaped call processes (empty before issue 11's pool)."""
+    """CPU seconds of the zygote itself and of its reaped call processes, then the page faults (minor) of
+    each (empty before issue 11's pool)."""
     pid = getattr(pool, "zygote_pid", None)
     if pid is None:
         return []
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return [(int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks]
+    return [
+        (int(fields[11]) + int(fields[12])) / ticks,
+        (int(fields[13]) + int(fields[14])) / ticks,
+        int(fields[7]) / 1000,
+        int(fields[8]) / 1000,
+    ]
 
 
 def compile_bomb(levels: int = 18) -> str:

@@ -338,10 +338,15 @@ class ScriptPool:
                 return self._exchange(connection, request, timeout, zygote=zygote, pid=pid)
             finally:
                 connection.close()
+                # The spare taken is replaced once the call has its answer: the new process's fork and
+                # warm-up (`zygote.py`) then do not compete with this call for the CPU.
+                try:
+                    self._top_up()
+                except OSError:
+                    self._zygote_failed(zygote)
 
     def _take_spare(self) -> tuple[_Zygote, Connection, int]:
-        """A forked process waiting for a call (one that was forked ahead, or a new one), with its pid. The
-        spare taken is replaced at once, so the next call finds one ready."""
+        """A forked process waiting for a call (one that was forked ahead, or a new one), with its pid."""
         for _ in range(3):
             with self._lock:
                 zygote = self._current_zygote_locked()
@@ -349,7 +354,6 @@ class ScriptPool:
             try:
                 if entry is None:
                     entry = (zygote, zygote.request_spare())
-                self._top_up()
             except OSError:
                 self._zygote_failed(zygote)
                 continue

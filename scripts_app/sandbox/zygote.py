@@ -87,6 +87,7 @@ class Zygote:
         self.load_seccomp: Any = None
         self.report = jail.JailReport()
         self.config = config
+        self.warm_cache: dict[str, CodeType] = {}
 
     # --- start ---------------------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class Zygote:
         signal.set_wakeup_fd(self.wakeup_write)
         self.selector.register(self.control, selectors.EVENT_READ, "control")
         self.selector.register(self.wakeup_read, selectors.EVENT_READ, "wakeup")
-        _warm_up_call_path(self.limits)
+        self.warm_cache = _warm_up_call_path(self.limits)
         # What the zygote holds now is shared with every call's process: keep the collector off those pages.
         gc.collect()
         gc.freeze()
@@ -214,6 +215,7 @@ class Zygote:
         os.dup2(self.devnull, 2)  # nothing a call does reaches the zygote's (the pool's) stderr
         os.closerange(FIRST_FREE_FD, 1 << 20)
         jail.harden_call_process()
+        _prefault_call_path(self.limits, self.warm_cache)
         # The cache has grown the zygote since it measured itself: the script's memory limit stays its own.
         grown = CACHE_GROWTH * sum(self.compiled_sizes.values())
         breaches = arm_limits(self.limits, address_space_base=self.address_space_base + grown)
@@ -358,9 +360,30 @@ WARM_UP_SCRIPT = (
 WARM_UP_ROUNDS = 40
 
 
-def _warm_up_call_path(limits: Limits) -> None:
+def _warm_up_request() -> bytes:
+    data = {"payload": "{}", "variables": {}, "meta": {"source": "warm-up"}, "flow": {"id": 0}}
+    request = {"op": "run", "code": WARM_UP_SCRIPT, "checksum": "warm", "data": data, "timeout": 1.0}
+    return json.dumps(request).encode()
+
+
+def _run_warm_up_call(
+    sender: Connection, receiver: Connection, request: bytes, limits: Limits, cache: dict[str, CodeType]
+) -> None:
+    """One call of the fixed built-in script over `sender` / `receiver`, the way a real call goes: the
+    request's frame and JSON, the (cached) code run in fresh globals, the result's encoding and frame."""
+    sender.send_bytes(request)
+    received = json.loads(receiver.recv_bytes(1 << 20))
+    answer = handle_request(
+        received, limits=limits, breaches=_Breaches(), cache=cache, send_compiled=lambda code: None
+    )
+    receiver.send_bytes(RESPONSE_FRAME + answer)
+    json.loads(sender.recv_bytes(1 << 20)[1:])
+
+
+def _warm_up_call_path(limits: Limits) -> dict[str, CodeType]:
     """Run the call's own path (frames over a socket pair, the request's JSON, compiling and running a
-    fixed built-in script, encoding its result) in the zygote, before it freezes its heap.
+    fixed built-in script, encoding its result) in the zygote, before it freezes its heap; returns the
+    fixed script's code, keyed as its request names it, for `_prefault_call_path`.
 
     CPython 3.11 specialises bytecode in place after a few executions and allocates lazily (key tables,
     free lists): done here once, that work is shared with every call's process instead of being redone
@@ -368,30 +391,29 @@ def _warm_up_call_path(limits: Limits) -> None:
     """
     ours, theirs = socket.socketpair()
     sender, receiver = Connection(ours.detach()), Connection(theirs.detach())
-    data = {"payload": "{}", "variables": {}, "meta": {"source": "warm-up"}, "flow": {"id": 0}}
-    request = {"op": "run", "code": WARM_UP_SCRIPT, "checksum": "", "data": data, "timeout": 1.0}
-    compiled = compile_script(WARM_UP_SCRIPT)
+    request = _warm_up_request()
+    cache = {"warm": compile_script(WARM_UP_SCRIPT)}
     try:
         for _ in range(WARM_UP_ROUNDS):
-            sender.send_bytes(json.dumps(request).encode())
-            received = json.loads(receiver.recv_bytes(1 << 20))
-            answer = handle_request(
-                received,
-                limits=limits,
-                breaches=_Breaches(),
-                cache={"warm": compiled},
-                send_compiled=lambda code: None,
-            )
-            receiver.send_bytes(RESPONSE_FRAME + answer)
-            json.loads(sender.recv_bytes(1 << 20)[1:])
-            received["checksum"] = "warm"
-            handle_request(
-                received,
-                limits=limits,
-                breaches=_Breaches(),
-                cache={"warm": compiled},
-                send_compiled=lambda code: None,
-            )
+            # Uncached (compiles) and cached (the zygote's code), as calls go.
+            _run_warm_up_call(sender, receiver, request, limits, {})
+            _run_warm_up_call(sender, receiver, request, limits, cache)
+    finally:
+        sender.close()
+        receiver.close()
+    return cache
+
+
+def _prefault_call_path(limits: Limits, cache: dict[str, CodeType]) -> None:
+    """In a call's process, before its limits are armed and before it waits for its request: run the fixed
+    built-in script's call once (cached code, as most calls are), so that the pages a call writes (reference
+    counts of shared objects, the allocator's pools, the frame stack, the type cache) are copied from the
+    zygote now, while the process waits, and not on the call's critical path. Nothing of a user's runs here,
+    and nothing of it is left for the call but freed memory."""
+    ours, theirs = socket.socketpair()
+    sender, receiver = Connection(ours.detach()), Connection(theirs.detach())
+    try:
+        _run_warm_up_call(sender, receiver, _warm_up_request(), limits, cache)
     finally:
         sender.close()
         receiver.close()
