@@ -68,7 +68,7 @@ def _draft_code(server: LiveServer, script_id: int) -> str:
 
 
 def _wait_for_draft(server: LiveServer, script_id: int, code: str) -> None:
-    """The draft reaches the server soon after the page is left (the save is not awaited by the link)."""
+    """The draft is on the server (the link waits for the save before it changes the page)."""
     for _ in range(100):
         if _draft_code(server, script_id) == code:
             return

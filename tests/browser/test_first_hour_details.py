@@ -212,3 +212,54 @@ def test_deleting_an_endpoint_in_use_names_the_flows_with_links(page: Page, serv
     screenshot(page, "33-endpoint-delete-refused-used-by")
     refusal.get_by_role("link", name=user["name"]).click()
     page.wait_for_url(re.compile(rf"/flows/{user['id']}$"))
+
+
+def _draft_code(server: LiveServer, script_id: int) -> str:
+    with server.api() as api:
+        return str(api.get(f"/api/scripts/{script_id}/").raise_for_status().json()["code"])
+
+
+def _write(page: Page, code: str) -> None:
+    editor = page.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+
+
+def test_leaving_the_script_editor_waits_for_the_save_and_keeps_the_edit_when_it_fails(
+    page: Page, server: LiveServer
+) -> None:
+    with server.api() as api:
+        script = api.post("/api/scripts/", json={"name": unique("Hold on")}).raise_for_status().json()
+    log_in(page, server)
+    page.goto(f"/scripts/{script['id']}")
+    expect(page.locator(".cm-content")).to_contain_text("def handle(data):")
+
+    # The server refuses the saves for now (a dropped connection, a proxy error, a restart...).
+    failing = True
+
+    def answer(route: Any) -> None:
+        if failing and route.request.method == "PATCH":
+            route.fulfill(
+                status=503, content_type="application/json", body='{"detail": "Down for a moment."}'
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**/api/scripts/{script['id']}/", answer)
+    edit = "def handle(data):\n    data['kept'] = 'despite a failed save'\n    return data\n"
+    _write(page, edit)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Flows").click()
+
+    # The edit is not on the server, so the page stays and says so instead of dropping it on the way out.
+    expect(page.get_by_test_id("leave-failed")).to_contain_text("Down for a moment.")
+    assert page.url.endswith(f"/scripts/{script['id']}")
+    assert "despite a failed save" not in _draft_code(server, script["id"])
+    screenshot(page, "34-script-leave-save-failed")
+
+    # Back up: the retry saves the edit, and only then does the link take the person on.
+    failing = False
+    page.get_by_role("button", name="Retry the save").click()
+    page.wait_for_url(re.compile(r"/flows$"))
+    assert _draft_code(server, script["id"]) == edit

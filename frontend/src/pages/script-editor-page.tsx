@@ -6,7 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useBlocker, useParams, useSearchParams } from "react-router";
 import { api, ApiError, errorMessage, itemsOf } from "../api/client";
 import type { Page } from "../api/client";
 import type {
@@ -259,23 +259,37 @@ export function ScriptEditorPage(): ReactNode {
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [pending]);
-  // Leaving through an app link saves what the autosave timer had not sent yet (as the designer does).
-  const latest = useRef({ code, description, dirty: false, canWrite, conflict: false });
-  latest.current = { code, description, dirty, canWrite, conflict: conflict !== null };
-  useEffect(
-    () => () => {
-      const last = latest.current;
-      if (last.canWrite && last.dirty && !last.conflict) {
-        // After a save in flight, so the older text cannot arrive last.
-        void (saving.current ?? Promise.resolve(true))
-          .then(() =>
-            saveScriptDraft(id, { code: last.code, description: last.description }, revision.current),
-          )
-          .catch(() => undefined);
-      }
-    },
-    [id],
-  );
+  // Leaving through an app link with an edit not saved yet: the navigation waits for the save and goes on
+  // only once the server has the draft; a failed save keeps the person here and says so (retry, stay, or
+  // leave without it). A fire-and-forget save on unmount would lose the edit silently when it fails.
+  const blocker = useBlocker(pending);
+  const [leaving, setLeaving] = useState<"saving" | "failed" | null>(null);
+  const saveRef = useRef(save);
+  saveRef.current = save;
+  const saveAndLeave = useCallback(async (): Promise<void> => {
+    if (blocker.state !== "blocked") return;
+    setLeaving("saving");
+    if (await saveRef.current()) {
+      setLeaving(null);
+      blocker.proceed();
+    } else {
+      setLeaving("failed");
+    }
+  }, [blocker]);
+  const blocked = blocker.state === "blocked";
+  useEffect(() => {
+    if (blocked) void saveAndLeave();
+    // Only when a navigation is first held, not on every render while it is.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [blocked]);
+  const stay = (): void => {
+    setLeaving(null);
+    if (blocker.state === "blocked") blocker.reset();
+  };
+  const leaveWithoutSaving = (): void => {
+    setLeaving(null);
+    if (blocker.state === "blocked") blocker.proceed();
+  };
 
   // The flows this script runs in, for what a response code will do there.
   useEffect(() => {
@@ -449,7 +463,41 @@ export function ScriptEditorPage(): ReactNode {
           {message.text}
         </Notice>
       ) : null}
-      {conflict !== null ? (
+      {blocked && leaving !== null ? (
+        <div className="modal-backdrop" role="presentation">
+          <div className="modal" role="alertdialog" aria-label="Leaving with an unsaved edit">
+            {leaving === "saving" ? (
+              <p data-testid="leave-saving">Saving your last edit before leaving…</p>
+            ) : (
+              <>
+                <h2>Your last edit is not saved</h2>
+                <p data-testid="leave-failed">
+                  {conflict !== null
+                    ? "This draft was saved elsewhere meanwhile, so your edit was not saved."
+                    : message?.kind === "error"
+                      ? message.text
+                      : "The draft could not be saved."}{" "}
+                  Leaving now loses it.
+                </p>
+                <div className="modal-actions">
+                  <button type="button" onClick={stay}>
+                    Stay on this script
+                  </button>
+                  <button type="button" className="danger" onClick={leaveWithoutSaving}>
+                    Leave without saving
+                  </button>
+                  {conflict === null ? (
+                    <button type="button" className="primary" onClick={() => void saveAndLeave()}>
+                      Retry the save
+                    </button>
+                  ) : null}
+                </div>
+              </>
+            )}
+          </div>
+        </div>
+      ) : null}
+      {conflict !== null && !(blocked && leaving !== null) ? (
         <ConflictDialog
           what="This script's draft"
           revision={conflict}
