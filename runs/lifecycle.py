@@ -32,7 +32,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Field
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from designer.models import Flow, FlowVersion
@@ -43,6 +42,7 @@ from runs.executors import submit_run
 from runs.logs import WARNING_LEVELS, new_log_line, store_log_lines, write_log
 from runs.models import LogLine, Run, Step, WorkItem
 from runs.payloads import storable_text
+from runs.rows import Part, insert_rows, select_joined, set_related
 from runs.signals import run_finished
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,16 @@ def _update_run(
     return Updated(int(row[0]), bool(row[1]))
 
 
+def _delete_work_items(run_id: int) -> None:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # The table and column names come from the model, never from input.
+        cursor.execute(
+            f"DELETE FROM {quote(WorkItem._meta.db_table)} WHERE {quote('run_id')} = %s",  # noqa: S608
+            [run_id],
+        )
+
+
 def _lease_where(worker_id: str) -> dict[str, Any]:
     return {"status": Run.Status.RUNNING, "lease_owner": worker_id}
 
@@ -201,7 +211,7 @@ def _create_run(
         message += f"; due in {delay_seconds:.1f} s"
     with transaction.atomic(savepoint=False):
         # A new run's first log line needs no counter round trip: nobody else can write to it yet.
-        run = Run.objects.create(
+        run = Run(
             flow=flow,
             flow_version=flow_version,
             trigger=trigger,
@@ -220,6 +230,7 @@ def _create_run(
             is_test=test_graph is not None,
             test_graph=test_graph,
         )
+        insert_rows([run])  # Run.objects.create's row, the INSERT built once per process (runs.rows)
         line = new_log_line(run_id=run.pk, step=None, level=LogLine.Level.INFO, message=message)
         store_log_lines([line], first_seq=1)
         emit_run_event(run.pk, run_status_event(run))
@@ -339,6 +350,45 @@ def queue_run_attempt(
 
 
 # --- claim ----------------------------------------------------------------------------------------------
+RUN_PARTS = (Part(Run, "r"), Part(Flow, "f"), Part(FlowVersion, "v"))
+
+
+def _runs_with_flow(where: str, params: Sequence[Any], *, limit: int | None = None) -> list[Run]:
+    """Runs with their flow and flow version loaded, as `select_related("flow", "flow_version")` reads
+    them, through a statement built once (runs.rows.select_joined) instead of a compiled QuerySet."""
+    quote = connection.ops.quote_name
+    sql = (
+        f"FROM {quote(Run._meta.db_table)} r"
+        f" INNER JOIN {quote(Flow._meta.db_table)} f ON (f.{quote('id')} = r.{quote('flow_id')})"
+        f" INNER JOIN {quote(FlowVersion._meta.db_table)} v"
+        f" ON (v.{quote('id')} = r.{quote('flow_version_id')}) WHERE {where}"
+        + (f" LIMIT {int(limit)}" if limit is not None else "")
+    )
+    runs: list[Run] = []
+    for run, flow, version in select_joined(RUN_PARTS, sql, params):
+        set_related(run, "flow", flow)
+        set_related(run, "flow_version", version)
+        runs.append(run)  # type: ignore[arg-type]
+    return runs
+
+
+def load_run(run_id: int) -> Run | None:
+    """The run `run_id` with its flow and flow version, or None."""
+    found = _runs_with_flow(f"r.{connection.ops.quote_name('id')} = %s", [run_id])
+    return found[0] if found else None
+
+
+def _most_urgent_due_run(now: datetime) -> Run | None:
+    quote = connection.ops.quote_name
+    found = _runs_with_flow(
+        f"r.{quote('status')} = %s AND r.{quote('available_at')} <= %s"
+        f" ORDER BY r.{quote('priority')} ASC, r.{quote('id')} ASC",
+        [Run.Status.QUEUED, _concrete_field("available_at").get_db_prep_value(now, connection)],
+        limit=1,
+    )
+    return found[0] if found else None
+
+
 def _flow_is_full(flow_id: int, limit: int | None) -> bool:
     if limit is None:
         return False
@@ -353,7 +403,7 @@ def claim_run(*, run_id: int, worker_id: str) -> Run | None:
     a flow with a limit the flow row is locked (SELECT FOR UPDATE; SQLite's IMMEDIATE transaction locks the
     database) so two workers cannot both take the last slot. Emits `run.status` (running) after commit.
     """
-    run = Run.objects.select_related("flow", "flow_version").filter(pk=run_id).first()
+    run = load_run(run_id)
     if run is None or run.status != Run.Status.QUEUED:
         return None
     return _claim_loaded(run, worker_id=worker_id)
@@ -371,14 +421,23 @@ def _claim_loaded(run: Run, *, worker_id: str) -> Run | None:
             Flow.objects.select_for_update().filter(pk=run.flow_id).values_list("pk", flat=True).first()
             if _flow_is_full(run.flow_id, limit):
                 return None
-        updated = Run.objects.filter(id=run.pk, status=Run.Status.QUEUED, available_at__lte=now).update(
-            status=Run.Status.RUNNING,
-            lease_owner=worker_id,
-            lease_expires_at=lease_until,
-            started_at=Coalesce("started_at", now),
+        quote = connection.ops.quote_name
+        updated = _update_run(
+            run.pk,
+            where={"status": Run.Status.QUEUED},
+            values={
+                "status": Run.Status.RUNNING,
+                "lease_owner": worker_id,
+                "lease_expires_at": lease_until,
+                "started_at": SqlValue(f"COALESCE({quote('started_at')}, %s)", (now,)),
+            },
+            extra_where=f"{quote('available_at')} <= %s",
+            extra_params=[_concrete_field("available_at").get_db_prep_value(now, connection)],
         )
-        if updated != 1:
+        if updated is None:
             return None
+        run.log_seq = updated.log_seq
+        run.stop_requested = updated.stop_requested
         run.status = Run.Status.RUNNING
         run.lease_owner = worker_id
         run.lease_expires_at = lease_until
@@ -395,7 +454,7 @@ def claim_next_run(*, worker_id: str) -> Run | None:
     """
     now = timezone.now()
     due = Run.objects.filter(status=Run.Status.QUEUED, available_at__lte=now).order_by("priority", "id")
-    first = due.select_related("flow", "flow_version").first()
+    first = _most_urgent_due_run(now)
     if first is None:
         return None
     if first.flow.max_concurrent_runs is None:
@@ -647,7 +706,7 @@ def finish_run(
         if stop_if_requested and updated.stop_requested:
             status, error = STOPPED, STOPPED_ERROR
         if delete_work_items and status != Run.Status.FAILED:
-            WorkItem.objects.filter(run_id=run.pk).delete()
+            _delete_work_items(run.pk)
         if status in (Run.Status.FAILED, Run.Status.STOPPED):
             Step.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEP_STATUSES).update(
                 status=Step.Status.STOPPED, finished_at=now, next_attempt_at=None

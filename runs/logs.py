@@ -18,6 +18,7 @@ from django.utils import timezone
 from runs.events import emit_run_event, log_line_event
 from runs.models import LogLine, Run, Step
 from runs.payloads import storable_text
+from runs.rows import insert_rows
 
 RETURNING_VENDORS = ("postgresql", "sqlite")
 WARNING_LEVELS = (LogLine.Level.WARNING, LogLine.Level.ERROR)
@@ -63,7 +64,7 @@ def store_log_lines(lines: Sequence[LogLine], *, first_seq: int) -> None:
         line.seq = first_seq + offset
         if line.step is not None:
             line.step_id = line.step.pk
-    LogLine.objects.bulk_create(lines)
+    insert_rows(lines)
     for line in lines:
         emit_run_event(line.run_id, log_line_event(line))
 

@@ -7,6 +7,7 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 
 from runs.engine.runner import LeaseLost, Runner
+from runs.lifecycle import load_run
 from runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def execute_run(run_id: int, *, worker_id: str) -> None:
     worker's (never claimed, or the lease was lost to a sweeper). Never raises for anything a flow does; an
     unexpected engine exception fails the run with an error log line.
     """
-    run = Run.objects.select_related("flow", "flow_version").filter(pk=run_id).first()
+    run = load_run(run_id)
     if run is None or run.status != Run.Status.RUNNING or run.lease_owner != worker_id:
         return
     execute_claimed_run(run, worker_id=worker_id)

@@ -5,15 +5,48 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import connection
 
 from connectors.redaction import Redactor
 from runs.engine.outcome import StepFailed, WorkPayload
 from runs.models import LogLine, Run, Step
+from runs.rows import Part, select_joined, set_related
 from runs.templating import render_template, template_context, uses_payload
+from scripts_app.models import Script, ScriptVersion
+
+# The script's draft code is not needed to run a version (the version has its own code).
+SCRIPT_PARTS = (Part(ScriptVersion, "v"), Part(Script, "s", defer=("code",)))
 
 if TYPE_CHECKING:
     from runs.engine.graph import Graph
     from runs.engine.runner import Runner
+
+
+def resolve_script_version(*, script_id: int, version: int | None) -> ScriptVersion | None:
+    """`scripts_app.selectors.resolve_script_version` (the pinned version number, else the deployed one;
+    never the draft), with its script, read through a statement built once (runs.rows) instead of a
+    compiled QuerySet on every script step. Not cached: a deploy changes which version is deployed."""
+    quote = connection.ops.quote_name
+    where = [f"v.{quote('script_id')} = %s", f"v.{quote('status')} <> %s"]
+    params: list[Any] = [script_id, ScriptVersion.Status.DRAFT]
+    if version is not None:
+        where.append(f"v.{quote('number')} = %s")
+        params.append(version)
+    else:
+        where.append(f"v.{quote('status')} = %s")
+        params.append(ScriptVersion.Status.DEPLOYED)
+    found = select_joined(
+        SCRIPT_PARTS,
+        f"FROM {quote(ScriptVersion._meta.db_table)} v INNER JOIN {quote(Script._meta.db_table)} s"
+        f" ON (s.{quote('id')} = v.{quote('script_id')}) WHERE {' AND '.join(where)}"
+        f" ORDER BY v.{quote('number')} DESC LIMIT 1",
+        params,
+    )
+    if not found:
+        return None
+    script_version, script = found[0]
+    set_related(script_version, "script", script)
+    return script_version  # type: ignore[return-value]
 
 
 class StepContext:
@@ -106,7 +139,6 @@ class StepContext:
         script fails (the message names the script, version and line).
         """
         from scripts_app import ScriptError, run_script
-        from scripts_app.selectors import resolve_script_version
 
         try:
             script_version = resolve_script_version(

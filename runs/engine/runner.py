@@ -52,6 +52,7 @@ from runs.payloads import (
     save_payload_file,
     storable_text,
 )
+from runs.rows import insert_rows, update_by_pk, update_row
 from runs.templating import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -153,12 +154,13 @@ class Runner:
 
     def _write_step(self, step: Step, fields: list[str]) -> None:
         """Save `step` (insert an instant step, else update `fields`) and its pending payload rows."""
+        # Plain SQL built once per process (runs.rows): the ORM's per-call compiling was most of a step's CPU.
         if step.pk is None:
-            step.save(force_insert=True)
+            insert_rows([step])
         else:
-            step.save(update_fields=fields)
+            update_row(step, fields)
         if self.payloads:
-            Payload.objects.bulk_create(self.payloads)
+            insert_rows(self.payloads)
             self.payloads = []
 
     # --- payload references in the checkpoint --------------------------------------------------------
@@ -294,14 +296,15 @@ class Runner:
         if len(self.deleted_rows) == 1 and len(new) == 1 and self.items[-1] is new[0]:
             # A step of a chain: its own row (the top of the stack) now holds the next item, still on top.
             reused = self.deleted_rows.pop()
-            WorkItem.objects.filter(pk=reused).update(data=new[0])
+            update_by_pk(WorkItem, reused, {"data": new[0]})
             new[0]["_row"] = reused
             return
         if self.deleted_rows:
             WorkItem.objects.filter(run=self.run, pk__in=self.deleted_rows).delete()
             self.deleted_rows = []
         if new:
-            rows = WorkItem.objects.bulk_create([WorkItem(run=self.run, data=item) for item in new])
+            rows = [WorkItem(run_id=self.run.pk, data=item) for item in new]
+            insert_rows(rows)
             for item, row in zip(new, rows, strict=True):
                 item["_row"] = row.pk
 
@@ -356,7 +359,7 @@ class Runner:
         step.status = Step.Status.RUNNING
         step.next_attempt_at = None
         step.started_at = step.started_at or now
-        step.save(update_fields=["attempts", "status", "next_attempt_at", "started_at"])
+        update_row(step, ["attempts", "status", "next_attempt_at", "started_at"])
         emit_run_event(self.run.pk, step_event(step))
         return step
 

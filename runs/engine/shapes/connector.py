@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.auth import ConnectorAuth, connector_auth, invalidate_token, trusted_origins
@@ -32,6 +32,7 @@ from runs.engine.context import StepContext
 from runs.engine.outcome import Emit, Outcome, StepFailed, WorkPayload, setting_id
 from runs.models import Attempt, LogLine
 from runs.payloads import storable_text
+from runs.rows import Part, insert_rows, select_joined, set_related
 
 # Request and response bodies kept on an Attempt row are cut at this many characters.
 ATTEMPT_BODY_LIMIT = 64 * 1024
@@ -163,7 +164,8 @@ class ConnectorCall:
                 "body": redactor.text(_cut(response.text) or ""),
             }
         with transaction.atomic():
-            Attempt.objects.create(
+            # Its own transaction, as the request ends: an attempt interrupted by a crash stays recorded.
+            attempt = Attempt(
                 step=self.context.step,
                 number=self.attempt_number,
                 started_at=started,
@@ -175,6 +177,7 @@ class ConnectorCall:
                 response_code=judgement.response_code,
                 message=redactor.text(judgement.message or judgement.error)[:10000],
             )
+            insert_rows([attempt])
             where = f"Attempt {self.attempt_number}: {request.method} {request_record['url']}"
             if response is not None:
                 text = f"{where} -> HTTP {response.status} in {duration_ms:.0f} ms"
@@ -383,16 +386,34 @@ class ConnectorCall:
         return Outcome.fail(judgement.error, http_status=status)
 
 
+ENDPOINT_PARTS = (Part(Endpoint, "e"), Part(Connector, "c"))
+
+
+def _endpoint_with_connector(*, endpoint_id: int, connector_id: int) -> Endpoint | None:
+    """`Endpoint.objects.select_related("connector").filter(pk=..., connector_id=...).first()`, read
+    through a statement built once (runs.rows): connectors and endpoints can be edited at any time, so
+    every step reads them afresh, only without compiling a QuerySet."""
+    quote = connection.ops.quote_name
+    found = select_joined(
+        ENDPOINT_PARTS,
+        f"FROM {quote(Endpoint._meta.db_table)} e INNER JOIN {quote(Connector._meta.db_table)} c"
+        f" ON (c.{quote('id')} = e.{quote('connector_id')})"
+        f" WHERE e.{quote('id')} = %s AND e.{quote('connector_id')} = %s",
+        [endpoint_id, connector_id],
+    )
+    if not found:
+        return None
+    endpoint, connector = found[0]
+    set_related(endpoint, "connector", connector)
+    return endpoint  # type: ignore[return-value]
+
+
 def execute(context: StepContext, item: WorkPayload) -> Outcome:
     settings = context.settings
     connector_id, endpoint_id = setting_id(settings.get("connector")), setting_id(settings.get("endpoint"))
     endpoint = None
     if connector_id is not None and endpoint_id is not None:
-        endpoint = (
-            Endpoint.objects.select_related("connector")
-            .filter(pk=endpoint_id, connector_id=connector_id)
-            .first()
-        )
+        endpoint = _endpoint_with_connector(endpoint_id=endpoint_id, connector_id=connector_id)
     connector = endpoint.connector if endpoint is not None else None
     if connector is None and connector_id is not None:
         connector = Connector.objects.filter(pk=connector_id).first()
