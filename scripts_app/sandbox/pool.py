@@ -208,19 +208,25 @@ class _Zygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def request_spare(self) -> Connection:
-        """Have the zygote fork a process that waits for one call; returns the pool's end of its socket.
-        Raises OSError when the zygote is gone."""
-        ours, theirs = socket.socketpair()
+    def request_spares(self, count: int) -> list[Connection]:
+        """Have the zygote fork `count` processes, each waiting for one call, in one go (it forks them back
+        to back); returns the pool's ends of their sockets. Raises OSError when the zygote is gone."""
+        pairs = [socket.socketpair() for _ in range(count)]
         try:
             with self.send_lock:
-                socket.send_fds(self.control, [b'{"spare": true}'], [theirs.fileno()])
+                socket.send_fds(self.control, [b'{"spare": true}'], [theirs.fileno() for _, theirs in pairs])
         except BaseException:
-            ours.close()
+            for ours, _ in pairs:
+                ours.close()
             raise
         finally:
-            theirs.close()
-        return Connection(ours.detach())
+            for _, theirs in pairs:
+                theirs.close()
+        return [Connection(ours.detach()) for ours, _ in pairs]
+
+    def request_spare(self) -> Connection:
+        """One process waiting for a call (see `request_spares`)."""
+        return self.request_spares(1)[0]
 
     def started(self, pid: int, timeout: float) -> None:
         """The process got its request: the zygote kills it one second past `timeout`."""
@@ -275,6 +281,7 @@ class ScriptPool:
         self._closed = False
         # Processes forked ahead, each waiting for one call: one per slot, at most eight.
         self.spare_target = min(config.size, 8)
+        self.spare_batch = max(1, self.spare_target // 2)
         self._spares: deque[tuple[_Zygote, Connection]] = deque()
         self._zygote = self._start_zygote()
         try:
@@ -372,10 +379,16 @@ class ScriptPool:
         raise SandboxFailure("WorkerCrashed", "no script process could be started (see the server log)")
 
     def _top_up(self) -> None:
+        """Fork spares in batches: once half of them are taken, all the missing ones at once. The zygote
+        forks a batch back to back, so the pages its own work writes between forks are copied once per
+        batch instead of once per call (each fork shares every page of the zygote with the new child
+        again, and the zygote's next write to a page copies it)."""
         with self._lock:
+            missing = self.spare_target - len(self._spares)
+            if self._closed or missing < self.spare_batch:
+                return
             zygote = self._zygote
-            while not self._closed and len(self._spares) < self.spare_target:
-                self._spares.append((zygote, zygote.request_spare()))
+            self._spares.extend((zygote, spare) for spare in zygote.request_spares(missing))
 
     def _zygote_failed(self, zygote: _Zygote) -> None:
         """The zygote is dead or wedged: kill it (the next call starts a new one) and drop its spares."""

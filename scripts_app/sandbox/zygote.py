@@ -5,14 +5,16 @@ environment. At start it imports the sandbox (every allowed module included), en
 (`jail.py`), and tells the pool which layers hold. It never runs script code and never touches a script
 object: it only forks, enforces wall time, reaps, and keeps the compiler's output of scripts it has seen.
 
-Control socket (SOCK_SEQPACKET, from the pool): `{"spare": true}` with one file descriptor attached, the
-zygote's end of a socket pair whose other end the pool keeps. The zygote forks a process for one call onto
-it: hardened, limits armed, seccomp loaded, waiting for its request (`call.py`). Forking ahead keeps the fork
-off the call's critical path; each such process still serves exactly one call. The zygote writes a first
-frame on the socket, `P` + `{"pid": int}`, so that the pool can report `{"started": pid, "timeout": s}` when
-it sends the request; from then the zygote kills the process one second past its timeout. When the process
-has ended, the zygote writes a last frame, `X` + `{"status", "type", "reason"}` (a caller that got no answer
-learns why), and closes the socket.
+Control socket (SOCK_SEQPACKET, from the pool): `{"spare": true}` with one to eight file descriptors
+attached, each the zygote's end of a socket pair whose other end the pool keeps. The zygote forks a process
+for one call onto each, back to back: hardened, the call path pre-faulted with a fixed built-in script,
+limits armed, seccomp loaded, waiting for its request (`call.py`). Forking ahead keeps the fork off the
+call's critical path; each such process still serves exactly one call. The zygote writes a first frame on
+the socket, `P` + `{"pid": int}`, so that the pool can report `{"started": pid, "timeout": s}` when it sends
+the request; from then the zygote kills the process one second past its timeout. When the process has ended
+other than cleanly (exit status 0 means it answered, or its spare was closed unused), the zygote writes a
+last frame, `X` + `{"status", "type", "reason"}` (a caller that got no answer learns why); either way it
+closes its end of the socket.
 
 Compiled code: every call's process gets a pipe; when it had to compile its script it writes the checksum
 and the marshalled code object there right after compiling, before anything of the script runs, and closes
@@ -63,6 +65,7 @@ CALL_FD = 3
 CACHE_FD = 4
 FIRST_FREE_FD = 5
 HIGH_FD = 1000
+MAX_SPARES_PER_MESSAGE = 8  # the pool keeps at most eight spares, and asks for them in one message
 
 
 @dataclass
@@ -143,7 +146,7 @@ class Zygote:
         """One control message: `{"spare": true}` with a socket (fork a process that waits on it for one
         call) or `{"started": pid, "timeout": seconds}` (that process got its request: its deadline)."""
         try:
-            message, fds, _flags, _address = socket.recv_fds(self.control, 4096, 2)
+            message, fds, _flags, _address = socket.recv_fds(self.control, 4096, MAX_SPARES_PER_MESSAGE)
         except InterruptedError:
             return True
         except OSError:
@@ -165,40 +168,44 @@ class Zygote:
                 call.timeout = timeout
                 call.deadline = time.monotonic() + timeout + KILL_GRACE_SECONDS
         if fds:
-            call_socket = socket.socket(fileno=fds[0])
-            for extra in fds[1:]:
-                os.close(extra)
-            self._fork_call(call_socket)
+            self._fork_calls([socket.socket(fileno=fd) for fd in fds])
         return True
 
-    def _fork_call(self, call_socket: socket.socket) -> None:
-        cache_read, cache_write = os.pipe2(os.O_CLOEXEC)
-        try:
-            pid = os.fork()
-        except OSError:
-            call_socket.close()
-            os.close(cache_read)
-            os.close(cache_write)
-            return
-        if pid == 0:  # the call's process
-            # It lives for one call and ends with os._exit: collect rarely (each collection writes to the
-            # pages it walks), but still collect, so a script making cyclic garbage in a loop is not cut
-            # off by the memory limit sooner than before.
-            gc.set_threshold(20_000, 20, 20)
-            status = 70
+    def _fork_calls(self, call_sockets: list[socket.socket]) -> None:
+        """Fork a process for each socket, back to back: the bookkeeping comes after the last fork, so the
+        pages it writes are copied once for the whole batch, not once per process."""
+        forked: list[tuple[int, socket.socket, int]] = []
+        for call_socket in call_sockets:
+            cache_read, cache_write = os.pipe2(os.O_CLOEXEC)
             try:
-                self._become_call(call_socket, cache_write)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(cache_write)
-        os.set_blocking(cache_read, False)
-        self.cache_reads[cache_read] = bytearray()
-        self.selector.register(cache_read, selectors.EVENT_READ, "compiled")
-        self.calls[pid] = _Call(socket=call_socket, deadline=float("inf"), timeout=0.0)
-        # The pool learns the process's pid before it uses it (to tell the zygote when its call started).
-        with contextlib.suppress(OSError):
-            call_socket.sendall(_frame(PID_FRAME + json.dumps({"pid": pid}).encode()))
+                pid = os.fork()
+            except OSError:
+                call_socket.close()
+                os.close(cache_read)
+                os.close(cache_write)
+                continue
+            if pid == 0:  # the call's process
+                # It lives for one call and ends with os._exit: collect rarely (each collection writes to
+                # the pages it walks), but still collect, so a script making cyclic garbage in a loop is
+                # not cut off by the memory limit sooner than before.
+                gc.set_threshold(20_000, 20, 20)
+                status = 70
+                try:
+                    self._become_call(call_socket, cache_write)
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(cache_write)
+            forked.append((pid, call_socket, cache_read))
+        for pid, call_socket, cache_read in forked:
+            os.set_blocking(cache_read, False)
+            self.cache_reads[cache_read] = bytearray()
+            self.selector.register(cache_read, selectors.EVENT_READ, "compiled")
+            self.calls[pid] = _Call(socket=call_socket, deadline=float("inf"), timeout=0.0)
+            # The pool learns the process's pid before it uses it (to tell the zygote when its call
+            # started).
+            with contextlib.suppress(OSError):
+                call_socket.sendall(_frame(PID_FRAME + json.dumps({"pid": pid}).encode()))
 
     def _become_call(self, call_socket: socket.socket, cache_write: int) -> None:
         """In the forked process: keep only this call's descriptors, harden, arm the limits, then wait for the
@@ -279,6 +286,10 @@ class Zygote:
                 return
             call = self.calls.pop(pid, None)
             if call is None:
+                continue
+            if status == 0 and not call.killed_for:
+                # It answered (or its spare was closed unused): nobody needs to learn how it ended.
+                call.socket.close()
                 continue
             error_type, reason = _exit_reason(status, usage, call, self.limits)
             frame = {"status": status, "type": error_type, "reason": reason}

@@ -96,6 +96,27 @@ def test_every_call_runs_in_a_process_of_its_own(make_version: Make) -> None:
         wait_until(lambda pid=pid: is_dead(pid), f"call process {pid} to end")
 
 
+def test_spares_forked_in_batches_each_serve_one_call(make_version: Make) -> None:
+    from django.test import override_settings
+
+    from scripts_app.sandbox.pool import shutdown_pool
+
+    version = make_version(TRIVIAL_CODE)
+    with override_settings(PATCHBAY_SCRIPT_POOL_SIZE=6):
+        shutdown_pool()
+        try:
+            pool = get_pool()
+            assert pool.spare_batch > 1  # the zygote is asked for several processes in one message
+            pids = [pool.probe([])["pid"] for _ in range(3 * pool.spare_target)]
+            outcomes = run_in_threads(version, callers=4, calls_each=6)
+        finally:
+            shutdown_pool()
+
+    assert len(set(pids)) == len(pids)
+    assert all(not isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert {outcome.payload for outcome in outcomes} == {"pong:ping"}
+
+
 def test_a_killed_zygote_is_replaced_and_concurrent_calls_all_complete(make_version: Make) -> None:
     version = make_version(TRIVIAL_CODE)
     run_script(version, dict(DATA))
