@@ -9,7 +9,8 @@ For each mode the benchmark sets Patchbay up on a fresh database, deploys W, sta
 with the peers' load driver (load.py, every answer checked) at each concurrency, then counts the persisted
 runs, steps and log lines, and stops every process it started (by PID, also on Ctrl-C):
 
-- embedded: one `daphne config.asgi:application` process with the embedded executor, SQLite (WAL);
+- embedded: one server process (`manage.py runserver --noreload`, uvicorn, by default) with the embedded
+            executor, SQLite (WAL);
 - celery:   the same web process with PATCHBAY_EXECUTOR=celery, one `celery -A config worker` process
             (thread pool), PostgreSQL and Redis on 127.0.0.1.
 
@@ -357,7 +358,9 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=1, help="measured repetitions (median reported)")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured runs before each level")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="cap per repetition")
-    parser.add_argument("--workers", type=int, default=8, help="PATCHBAY_WORKERS (concurrent runs)")
+    # Patchbay's own default (config/settings.py). 8 threads ran W no faster than 4 on this server (one
+    # core's GIL decides) but kept more script processes forked: bench/README.md, "Session 3".
+    parser.add_argument("--workers", type=int, default=4, help="PATCHBAY_WORKERS (concurrent runs)")
     parser.add_argument(
         "--script-workers", type=int, default=0, help="PATCHBAY_SCRIPT_POOL_SIZE (default: Patchbay's own)"
     )

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Scaling benchmark (issue 7): reference flow W in scale mode with 1, 2 and 4 Celery worker processes.
 
-Scale mode is what `make run-scale` starts: one daphne web process with PATCHBAY_EXECUTOR=celery, N
+Scale mode is what `make run-scale` starts: one uvicorn web process with PATCHBAY_EXECUTOR=celery, N
 `celery -A config worker` processes and PostgreSQL + Redis on 127.0.0.1. For each upstream (the peers'
 target API answering at once, and the same API delaying every call by 100 ms) and each worker count, the
 peers' load driver (load.py, every answer checked) posts the same load to W's webhook, and the runs per
 second are reported: how throughput grows with worker processes, and how scale mode compares with the
-embedded mode (one daphne process, SQLite, worker threads; measured by bench/throughput.py's own code).
+embedded mode (one server process, SQLite, worker threads; measured by bench/throughput.py's own code).
 
 Each worker process executes `--slots` runs at a time (Celery thread pool; default 1, so adding processes
 is the only way to add capacity, as in the Windmill figures the issue cites). The load driver keeps
@@ -18,7 +18,7 @@ Usage (from the repository; needs `pip install -e ".[bench]"`):
     python bench/throughput_scale.py --workers 1,2 --upstreams 100 -n 300
     python bench/throughput_scale.py --no-embedded --json-out scale.jsonl
 
-Every process it starts (target API, daphne, workers) is stopped by PID when it ends, also on Ctrl-C or
+Every process it starts (target API, web server, workers) is stopped by PID when it ends, also on Ctrl-C or
 SIGTERM; the PostgreSQL database it creates is dropped.
 """
 
@@ -250,7 +250,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured runs before each measurement")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="cap per repetition")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded-mode comparison")
-    parser.add_argument("--embedded-workers", type=int, default=8, help="embedded mode's PATCHBAY_WORKERS")
+    parser.add_argument("--embedded-workers", type=int, default=4, help="embedded mode's PATCHBAY_WORKERS")
     parser.add_argument(
         "--script-workers", type=int, default=0, help="PATCHBAY_SCRIPT_POOL_SIZE (default: Patchbay's own)"
     )
