@@ -208,8 +208,11 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
 
 
 # --- one mode -------------------------------------------------------------------------------------------
-def server_command(server: str, port: int) -> list[str]:
-    """The documented ways to serve Patchbay (README / docs/deploy.md), on 127.0.0.1:`port`."""
+def server_command(server: str, port: int, web_workers: int = 1) -> list[str]:
+    """The documented ways to serve Patchbay (README / docs/deploy.md), on 127.0.0.1:`port`.
+
+    `web_workers` > 1 (uvicorn only): that many server processes on the one port, each with its own embedded
+    executor claiming runs from the shared database (the multi-process evaluation in bench/README.md)."""
     if server == "runserver":
         return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     if server == "daphne":
@@ -229,6 +232,7 @@ def server_command(server: str, port: int) -> list[str]:
         sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
         "--log-level", "warning", "--lifespan", "off",
+        *(["--workers", str(web_workers)] if web_workers > 1 else []),
     ]  # fmt: skip
 
 
@@ -269,7 +273,9 @@ def bench_mode(mode: str, options: argparse.Namespace, processes: Processes, scr
         )
         url = f"http://127.0.0.1:{options.port}{setup['webhook_path']}"
 
-        web = processes.start(f"{mode}-web", server_command(options.server, options.port), env)
+        web = processes.start(
+            f"{mode}-web", server_command(options.server, options.port, options.web_workers), env
+        )
         monitors = ["--monitor", f"patchbay={web.pid}"]
         worker = None
         if mode == "celery":
@@ -369,6 +375,9 @@ def main() -> int:
         choices=("runserver", "daphne", "uvicorn"),
         default="runserver",
         help="how the web process is started (default: manage.py runserver --noreload, as `make run`)",
+    )
+    parser.add_argument(
+        "--web-workers", type=int, default=1, help="server processes (with --server uvicorn only)"
     )
     parser.add_argument("--peers", type=Path, default=DEFAULT_PEERS, help="the peers' harness folder")
     parser.add_argument("--port", type=int, default=18765, help="port of the Patchbay server")
