@@ -6,6 +6,7 @@ Routes (mounted under /api/ by runs/urls.py):
 - `GET /api/runs/?flow=&status=&trigger=&started_from=&started_to=&has_warnings=&limit=&offset=`
 - `GET /api/runs/{id}/`
 - `GET /api/runs/{id}/logs/?after=SEQ&level=LEVEL&limit=N`
+- `GET /api/runs/{id}/graph/` (the graph the run executes: a test run's draft snapshot, else its version's)
 - `GET /api/runs/{id}/steps/{step_id}/payloads/`
 - `GET /api/runs/{id}/steps/{step_id}/attempts/`
 - `GET /api/payloads/{id}/download/`
@@ -245,6 +246,27 @@ class RunDetailView(generics.RetrieveAPIView):
         )
 
 
+class RunGraphSerializer(serializers.Serializer):
+    is_test = serializers.BooleanField()
+    flow_version_number = serializers.IntegerField(allow_null=True)
+    graph = serializers.JSONField(help_text="The flow graph JSON (DESIGN section 6) the run executes.")
+
+
+class RunGraphView(APIView):
+    """The graph a run executes: a test run's draft snapshot (taken when it was queued), else its flow
+    version's. The designer paints a run's live status on the shapes of this graph, not on the canvas."""
+
+    @extend_schema(responses=RunGraphSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = _get_run(run_id)
+        number = None if run.is_test else run.flow_version.number
+        return Response(
+            RunGraphSerializer(
+                {"is_test": run.is_test, "flow_version_number": number, "graph": run.graph_to_run}
+            ).data
+        )
+
+
 def _get_run(run_id: int) -> Run:
     run = Run.objects.filter(pk=run_id).first()
     if run is None:
@@ -357,6 +379,7 @@ urlpatterns = [
     path("runs/", RunListView.as_view(), name="run-list"),
     path("runs/<int:run_id>/", RunDetailView.as_view(), name="run-detail"),
     path("runs/<int:run_id>/logs/", RunLogsView.as_view(), name="run-logs"),
+    path("runs/<int:run_id>/graph/", RunGraphView.as_view(), name="run-graph"),
     path("runs/<int:run_id>/steps/<int:step_id>/payloads/", StepPayloadsView.as_view(), name="step-payloads"),
     path("runs/<int:run_id>/steps/<int:step_id>/attempts/", StepAttemptsView.as_view(), name="step-attempts"),
     path("payloads/<int:payload_id>/download/", PayloadDownloadView.as_view(), name="payload-download"),

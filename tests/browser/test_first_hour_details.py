@@ -263,3 +263,36 @@ def test_leaving_the_script_editor_waits_for_the_save_and_keeps_the_edit_when_it
     page.get_by_role("button", name="Retry the save").click()
     page.wait_for_url(re.compile(r"/flows$"))
     assert _draft_code(server, script["id"]) == edit
+
+
+def test_a_test_run_paints_the_shapes_of_the_draft_it_ran_not_the_canvas(
+    page: Page, server: LiveServer
+) -> None:
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape("say", "manual_payload", "Say", 300, payload="tested"),
+            _shape("second", "manual_payload", "Second", 600, payload="two"),
+        ],
+        "connections": [{"source": "trigger", "target": "say"}, {"source": "say", "target": "second"}],
+    }
+    flow = _flow(server, graph)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    page.get_by_role("button", name="Test run").click()
+    dock = page.get_by_test_id("run-drawer")
+    expect(dock.get_by_test_id("dock-runs-what")).to_have_text("test run of the draft")
+    expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+    for shape_id in ("trigger", "say", "second"):
+        expect(_node(page, shape_id).get_by_test_id("shape-overlay")).to_contain_text("succeeded")
+    expect(dock.get_by_test_id("dock-draft-differs")).to_have_count(0)
+
+    # The canvas moves on from the snapshot the test run took: an edited shape is not the one that ran.
+    _node(page, "second").click()
+    page.get_by_test_id("shape-panel").get_by_label("Payload").fill("edited after the test run")
+    expect(_node(page, "second").get_by_test_id("shape-overlay")).to_have_count(0)
+    expect(_node(page, "say").get_by_test_id("shape-overlay")).to_contain_text("succeeded")
+    expect(dock.get_by_test_id("dock-draft-differs")).to_contain_text(
+        "showing the live status of the draft as this test run took it; the canvas changed since (1 shape"
+    )
+    screenshot(page, "35-test-run-paints-its-snapshot")

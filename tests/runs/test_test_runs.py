@@ -154,3 +154,25 @@ def test_retrying_a_failed_test_run_runs_the_same_draft_snapshot(make_flow, edit
     assert answer.status_code == 201, answer.content
     retry = run_once(Run.objects.get(pk=answer.json()["id"]))
     assert (retry.is_test, retry.status) == (True, Run.Status.FAILED)
+
+
+def test_a_runs_graph_is_the_draft_snapshot_of_a_test_run_and_the_version_of_a_real_one(
+    make_flow, editor_client, viewer_client
+):
+    flow = make_flow(_say("deployed"))
+    _draft_saying(flow, "first draft")
+    test_id = editor_client.post(f"/api/flows/{flow.pk}/test-run/", {}, format="json").json()["id"]
+    real_id = editor_client.post(f"/api/flows/{flow.pk}/runs/", {}, format="json").json()["id"]
+    _draft_saying(flow, "edited since")
+
+    tested = viewer_client.get(f"/api/runs/{test_id}/graph/")
+    real = viewer_client.get(f"/api/runs/{real_id}/graph/").json()
+
+    assert tested.status_code == 200, tested.content
+    body = tested.json()
+    assert (body["is_test"], body["flow_version_number"]) == (True, None)
+    payloads = {s["id"]: s["settings"].get("payload") for s in body["graph"]["shapes"]}
+    assert payloads["say"] == "first draft"
+    assert (real["is_test"], real["flow_version_number"]) == (False, 1)
+    assert {s["id"]: s["settings"].get("payload") for s in real["graph"]["shapes"]}["say"] == "deployed"
+    assert viewer_client.get("/api/runs/999999/graph/").status_code == 404

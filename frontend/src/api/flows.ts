@@ -1,6 +1,6 @@
 /** The flow resource: settings, the draft graph, versions, deploy / validate and starting a run. */
 import { api, ApiError } from "./client";
-import type { Flow, FlowVersion, FlowVersionDetail } from "./types";
+import type { Flow, FlowVersion, FlowVersionDetail, RunGraph } from "./types";
 import type { FlowGraph, GraphError } from "../shapes/types";
 
 /** `GET/PUT /api/flows/{id}/draft/` and `POST .../versions/{n}/restore/`: the graph plus its known problems. */
@@ -41,6 +41,10 @@ export const listFlowVersions = (flowId: number): Promise<FlowVersion[]> =>
 /** `GET /api/flows/{id}/versions/{n}/`: one version with the graph it runs. */
 export const getFlowVersion = (flowId: number, number: number): Promise<FlowVersionDetail> =>
   api.get<FlowVersionDetail>(`/api/flows/${flowId}/versions/${number}/`);
+
+/** The graph a run of this flow executes: a test run's draft snapshot, a real run's flow version. */
+export const getRunGraph = (runId: number): Promise<RunGraph> =>
+  api.get<RunGraph>(`/api/runs/${runId}/graph/`);
 
 export const restoreFlowVersion = (flowId: number, number: number): Promise<DraftBody> =>
   api.post<DraftBody>(`/api/flows/${flowId}/versions/${number}/restore/`);

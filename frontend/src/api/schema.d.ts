@@ -531,6 +531,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/graph/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The graph a run executes: a test run's draft snapshot (taken when it was queued), else its flow
+         *     version's. The designer paints a run's live status on the shapes of this graph, not on the canvas.
+         */
+        get: operations["runs_graph_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/logs/": {
         parameters: {
             query?: never;
@@ -1600,6 +1620,12 @@ export interface components {
                 [key: string]: unknown;
             };
             readonly variables_truncated: boolean;
+        };
+        RunGraph: {
+            flow_version_number: number | null;
+            /** @description The flow graph JSON (DESIGN section 6) the run executes. */
+            graph: unknown;
+            is_test: boolean;
         };
         /** @description The run detail of runs.api.serializers with each step's connector attempts and complete insights. */
         RunHistoryDetail: {
@@ -3196,6 +3222,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunHistoryDetail"];
+                };
+            };
+        };
+    };
+    runs_graph_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunGraph"];
                 };
             };
         };

@@ -43,6 +43,8 @@ export type RunDetail = Json<
   Schemas["RunDetail"],
   { insights: Record<string, unknown> | null; input_meta: StringMap; variables: StringMap; steps: Step[] }
 >;
+/** `GET /api/runs/{id}/graph/`: what the run executes (a test run's draft snapshot, else its version's). */
+export type RunGraph = Body<Schemas["RunGraph"]>;
 export type LogLine = Json<Schemas["LogLine"], { step: number | null; shape_id?: string | null }>;
 export type ShapeTypeInfo = Body<Schemas["ShapeType"]>;
 

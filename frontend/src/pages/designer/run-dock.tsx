@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
 import { Link } from "react-router";
-import { getFlowVersion } from "../../api/flows";
+import { getRunGraph } from "../../api/flows";
 import { TERMINAL_STATUSES } from "../../api/types";
 import { LogMessage } from "../../components/log-stream";
 import { StatusPill } from "../../components/ui";
@@ -86,30 +86,31 @@ export function RunDock({
   useEffect(() => {
     setOverlay(runId, overlayFromSteps(steps));
   }, [runId, steps, setOverlay]);
-  // A run of a deployed version paints only the canvas shapes that version has, unchanged: a shape added or
-  // changed in the draft since is not what runs. Until the version's graph is here nothing is painted.
-  const flowId = useDesigner((s) => s.flowId);
+  // A run paints only the canvas shapes of the graph it executes, unchanged: a deployed version's, or the
+  // draft snapshot a test run took when it was queued. A shape added or changed on the canvas since is not
+  // what runs. Until that graph is here nothing is painted (no guess from the canvas).
   const setOverlayScope = useDesigner((s) => s.setOverlayScope);
-  const ranVersion = run === null || run.is_test ? null : (run.flow_version_number ?? null);
+  const known = run !== null;
   useEffect(() => {
-    if (ranVersion === null || flowId === null) return;
+    if (!known) return;
     let live = true;
     setOverlayScope({});
-    getFlowVersion(flowId, ranVersion)
-      .then((version) => {
+    getRunGraph(runId)
+      .then((ran) => {
         if (!live) return;
         const scope: Record<string, string> = {};
-        for (const shape of parseGraph(version.graph).shapes) scope[shape.id] = shapeRunKey(shape);
+        for (const shape of parseGraph(ran.graph).shapes) scope[shape.id] = shapeRunKey(shape);
         setOverlayScope(scope);
       })
       .catch(() => {
-        // Without the version's graph the canvas cannot tell which shapes ran: it paints none of them.
+        // Without the run's graph the canvas cannot tell which shapes ran: it paints none of them.
       });
     return () => {
       live = false;
       setOverlayScope(null);
     };
-  }, [flowId, ranVersion, setOverlayScope]);
+  }, [runId, known, setOverlayScope]);
+  const ranLabel = run?.flow_version_number ?? deployedVersion ?? "?";
   const notRun = useDesigner((s) =>
     s.overlayScope === null ? 0 : s.nodes.filter((n) => !ranOnCanvas(n.data.shape, s.overlayScope)).length,
   );
@@ -132,10 +133,11 @@ export function RunDock({
               : `deployed v${run.flow_version_number ?? deployedVersion ?? "?"}`}
           {run && run.attempt > 1 ? ` · attempt ${run.attempt}` : ""}
         </span>
-        {ranVersion !== null && notRun > 0 ? (
+        {run !== null && notRun > 0 ? (
           <span className="hint" data-testid="dock-draft-differs">
-            showing the live status of deployed v{ranVersion}; the draft differs ({notRun} shape
-            {notRun === 1 ? "" : "s"} on the canvas not in v{ranVersion} or changed since show none)
+            {run.is_test
+              ? `showing the live status of the draft as this test run took it; the canvas changed since (${notRun} shape${notRun === 1 ? "" : "s"} added or changed show none)`
+              : `showing the live status of deployed v${ranLabel}; the draft differs (${notRun} shape${notRun === 1 ? "" : "s"} on the canvas not in v${ranLabel} or changed since show none)`}
           </span>
         ) : null}
         <span className="hint">
