@@ -1,7 +1,8 @@
 """The OS jail around the script processes: defence in depth behind the RestrictedPython policy.
 
 The zygote (`zygote.py`) enters the jail once, at start, before it forks any call; every call's process
-inherits it and adds a seccomp filter of its own right after the fork. Layers, each tried on its own:
+inherits it (the zygote's own seccomp filter included) and adds a seccomp filter of its own right after the
+fork. Layers, each tried on its own:
 
 - `network`: a new network namespace (only a loopback interface, which is down): no network at all.
 - `filesystem`: a new mount namespace whose root is an empty tmpfs holding read-only bind mounts of what a
@@ -14,9 +15,10 @@ inherits it and adds a seccomp filter of its own right after the fork. Layers, e
 - `seccomp`: a filter (built with libseccomp through `pyseccomp`) that refuses, with EPERM, the system calls
   a script process never needs after it started: creating processes or threads, executing programs, sockets,
   ptrace and reading other processes' memory, mounting, namespaces, signals to other processes, changing
-  ids, kernel modules, BPF, io_uring and the like. It is a deny list on purpose: an allow list of what
-  CPython and its C extensions may call is brittle across versions, and the layers above already bound
-  what the allowed calls can reach.
+  ids, kernel modules, BPF, io_uring and the like. The zygote loads all of it but forking and killing
+  once its start-up is done; each call's process inherits that and adds a two-rule filter refusing those
+  two. It is a deny list on purpose: an allow list of what CPython and its C extensions may call is
+  brittle across versions, and the layers above already bound what the allowed calls can reach.
 
 Why these means: namespaces, chroot and setuid are the kernel's own and need no extra program (Python 3.11
 has no `os.unshare`, so `unshare` and `mount` are called through ctypes in libc, as small and auditable as a
@@ -318,49 +320,58 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
 
-def build_seccomp_filter() -> tuple[Callable[[], None] | None, Layer]:
-    """A function that loads the filter into the calling process (called by each call's process right
-    after the fork), or None with the reason.
+# What the zygote itself still does once it started: fork the calls' processes (glibc's fork is the clone
+# system call) and kill those past their wall time. The zygote's own filter refuses everything else of
+# DENIED_SYSCALLS; each call's process adds a filter that refuses these two as well.
+ZYGOTE_SYSCALLS = ("clone", "kill")
 
-    libseccomp builds the BPF program once, here; each call's process only hands the finished program to
-    the kernel (two prctl calls), which keeps the filter out of the per-call cost.
-    """
-    try:
-        import pyseccomp as seccomp
-    except (ImportError, OSError, RuntimeError) as exc:  # pyseccomp raises RuntimeError without libseccomp
-        return None, Layer(False, f"libseccomp is not available: {exc}")
+
+@dataclass
+class SeccompFilters:
+    """`load_zygote` (called once by the zygote, after its start-up work) and `load_call` (called by each
+    call's process right after the fork, on top of the zygote's filter, which it inherits). Together they
+    refuse every name of DENIED_SYSCALLS (EPERM) and clone3 (ENOSYS)."""
+
+    load_zygote: Callable[[], None]
+    load_call: Callable[[], None]
+
+
+def _bpf_program(seccomp: Any, denied: Iterable[str], *, enosys: Iterable[str]) -> tuple[Any, list[str]]:
+    """The finished BPF program (its bytes, exported by libseccomp) of a filter that allows everything but
+    `denied` (EPERM) and `enosys` (ENOSYS); and the names the running kernel or libseccomp does not know."""
     skipped = []
-    try:
-        seccomp_filter = seccomp.SyscallFilter(seccomp.ALLOW)
-        for name in DENIED_SYSCALLS:
-            try:
-                seccomp_filter.add_rule(seccomp.ERRNO(errno.EPERM), name)
-            except (ValueError, RuntimeError, OSError):
-                skipped.append(name)
+    seccomp_filter = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in denied:
         try:
-            seccomp_filter.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+            seccomp_filter.add_rule(seccomp.ERRNO(errno.EPERM), name)
         except (ValueError, RuntimeError, OSError):
-            skipped.append("clone3")
-        read_end, write_end = os.pipe()
+            skipped.append(name)
+    for name in enosys:
         try:
+            seccomp_filter.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
+        except (ValueError, RuntimeError, OSError):
+            skipped.append(name)
+    read_end, write_end = os.pipe()
+    try:
 
-            class _Pipe:
-                def fileno(self) -> int:
-                    return write_end
+        class _Pipe:
+            def fileno(self) -> int:
+                return write_end
 
-            seccomp_filter.export_bpf(_Pipe())
+        seccomp_filter.export_bpf(_Pipe())
+        os.close(write_end)
+        write_end = -1
+        chunks = []
+        while chunk := os.read(read_end, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
             os.close(write_end)
-            write_end = -1
-            chunks = []
-            while chunk := os.read(read_end, 1 << 16):
-                chunks.append(chunk)
-        finally:
-            os.close(read_end)
-            if write_end >= 0:
-                os.close(write_end)
-    except (RuntimeError, OSError, ValueError) as exc:
-        return None, Layer(False, f"the seccomp filter cannot be built: {exc}")
-    program_bytes = b"".join(chunks)
+    return b"".join(chunks), skipped
+
+
+def _loader(program_bytes: bytes) -> Callable[[], None]:
     instructions = ctypes.create_string_buffer(program_bytes, len(program_bytes))
     program = _SockFilterProgram(len(program_bytes) // 8, ctypes.addressof(instructions))
 
@@ -373,8 +384,32 @@ def build_seccomp_filter() -> tuple[Callable[[], None] | None, Layer]:
         )
         del _keep
 
+    return load
+
+
+def build_seccomp_filter() -> tuple[SeccompFilters | None, Layer]:
+    """The zygote's and the call processes' filters, or None with the reason.
+
+    libseccomp builds both BPF programs once, here; each call's process only hands the finished program to
+    the kernel. The call's own program is two rules: the kernel's cost of attaching a filter grows with
+    its length (it checks the program and precomputes which system calls it always allows), and the long
+    list is already in force in the zygote, whose filter every call's process inherits.
+    """
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError, RuntimeError) as exc:  # pyseccomp raises RuntimeError without libseccomp
+        return None, Layer(False, f"libseccomp is not available: {exc}")
+    try:
+        zygote_denied = [name for name in DENIED_SYSCALLS if name not in ZYGOTE_SYSCALLS]
+        zygote_program, skipped = _bpf_program(seccomp, zygote_denied, enosys=["clone3"])
+        call_program, call_skipped = _bpf_program(seccomp, ZYGOTE_SYSCALLS, enosys=[])
+    except (RuntimeError, OSError, ValueError) as exc:
+        return None, Layer(False, f"the seccomp filter cannot be built: {exc}")
+    if call_skipped:
+        return None, Layer(False, f"the seccomp filter cannot refuse {', '.join(call_skipped)}")
+    filters = SeccompFilters(load_zygote=_loader(zygote_program), load_call=_loader(call_program))
     detail = f"{len(DENIED_SYSCALLS) + 1 - len(skipped)} system calls refused"
-    return load, Layer(True, detail)
+    return filters, Layer(True, detail)
 
 
 def harden_call_process() -> None:

@@ -97,28 +97,35 @@ class Zygote:
     def start(self) -> None:
         _warm_up()
         self.address_space_base = _address_space_bytes()
-        # The filter is built before the jail hides libseccomp; it is loaded by each call's process.
-        load, seccomp_layer = None, jail.Layer(False, "turned off (PATCHBAY_SCRIPT_JAIL=off)")
+        # The filters are built before the jail hides libseccomp. The zygote loads its own once its start-up
+        # work is done; each call's process adds a short one right after the fork.
+        filters, seccomp_layer = None, jail.Layer(False, "turned off (PATCHBAY_SCRIPT_JAIL=off)")
         if self.config.get("jail") != "off":
-            load, seccomp_layer = jail.build_seccomp_filter()
+            filters, seccomp_layer = jail.build_seccomp_filter()
         self.report = jail.enter_jail(
             mode=self.config.get("jail", "auto"),
             uid=int(self.config.get("uid", jail.NOBODY)),
             hidden=list(self.config.get("hidden", [])),
         )
-        if load is not None and not _seccomp_holds(load):
-            load, seccomp_layer = (
-                None,
-                jail.Layer(False, "the seccomp filter loaded but did not refuse socket()"),
-            )
-        self.load_seccomp = load
-        self.report.layers["seccomp"] = seccomp_layer
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.set_wakeup_fd(self.wakeup_write)
         self.selector.register(self.control, selectors.EVENT_READ, "control")
         self.selector.register(self.wakeup_read, selectors.EVENT_READ, "wakeup")
         self.warm_cache = _warm_up_call_path(self.limits)
+        if filters is not None:
+            try:
+                filters.load_zygote()
+            except OSError as exc:
+                reason = f"the seccomp filter cannot be loaded: {exc}"
+                filters, seccomp_layer = None, jail.Layer(False, reason)
+        if filters is not None and not _seccomp_holds(filters.load_call):
+            filters, seccomp_layer = (
+                None,
+                jail.Layer(False, "the seccomp filters loaded but did not refuse socket() and fork()"),
+            )
+        self.load_seccomp = filters.load_call if filters is not None else None
+        self.report.layers["seccomp"] = seccomp_layer
         # What the zygote holds now is shared with every call's process: keep the collector off those pages.
         gc.collect()
         gc.freeze()
@@ -377,41 +384,55 @@ def _warm_up_request() -> bytes:
     return json.dumps(request).encode()
 
 
-def _run_warm_up_call(
-    sender: Connection, receiver: Connection, request: bytes, limits: Limits, cache: dict[str, CodeType]
-) -> None:
-    """One call of the fixed built-in script over `sender` / `receiver`, the way a real call goes: the
-    request's frame and JSON, the (cached) code run in fresh globals, the result's encoding and frame."""
-    sender.send_bytes(request)
-    received = json.loads(receiver.recv_bytes(1 << 20))
+class _PipePair:
+    """Two pipes standing in for a call's socket pair (the zygote's seccomp filter refuses socketpair):
+    `sender` plays the pool's end, `receiver` the call process's end; both are multiprocessing
+    Connections, read and written by the same code as a call's socket."""
+
+    def __init__(self) -> None:
+        request_read, request_write = os.pipe2(os.O_CLOEXEC)
+        answer_read, answer_write = os.pipe2(os.O_CLOEXEC)
+        self.request_out = Connection(request_write, readable=False)
+        self.request_in = Connection(request_read, writable=False)
+        self.answer_out = Connection(answer_write, readable=False)
+        self.answer_in = Connection(answer_read, writable=False)
+
+    def close(self) -> None:
+        for connection in (self.request_out, self.request_in, self.answer_out, self.answer_in):
+            connection.close()
+
+
+def _run_warm_up_call(pipes: _PipePair, request: bytes, limits: Limits, cache: dict[str, CodeType]) -> None:
+    """One call of the fixed built-in script, the way a real call goes: the request's frame and JSON, the
+    (cached) code run in fresh globals, the result's encoding and frame."""
+    pipes.request_out.send_bytes(request)
+    received = json.loads(pipes.request_in.recv_bytes(1 << 20))
     answer = handle_request(
         received, limits=limits, breaches=_Breaches(), cache=cache, send_compiled=lambda code: None
     )
-    receiver.send_bytes(RESPONSE_FRAME + answer)
-    json.loads(sender.recv_bytes(1 << 20)[1:])
+    pipes.answer_out.send_bytes(RESPONSE_FRAME + answer)
+    json.loads(pipes.answer_in.recv_bytes(1 << 20)[1:])
 
 
 def _warm_up_call_path(limits: Limits) -> dict[str, CodeType]:
-    """Run the call's own path (frames over a socket pair, the request's JSON, compiling and running a
-    fixed built-in script, encoding its result) in the zygote, before it freezes its heap; returns the
-    fixed script's code, keyed as its request names it, for `_prefault_call_path`.
+    """Run the call's own path (frames, the request's JSON, compiling and running a fixed built-in
+    script, encoding its result) in the zygote, before it freezes its heap; returns the fixed script's
+    code, keyed as its request names it, for `_prefault_call_path`.
 
     CPython 3.11 specialises bytecode in place after a few executions and allocates lazily (key tables,
     free lists): done here once, that work is shared with every call's process instead of being redone
     (and copying the pages it writes) in each of them. Only this fixed script runs here, never a user's.
     """
-    ours, theirs = socket.socketpair()
-    sender, receiver = Connection(ours.detach()), Connection(theirs.detach())
+    pipes = _PipePair()
     request = _warm_up_request()
     cache = {"warm": compile_script(WARM_UP_SCRIPT)}
     try:
         for _ in range(WARM_UP_ROUNDS):
             # Uncached (compiles) and cached (the zygote's code), as calls go.
-            _run_warm_up_call(sender, receiver, request, limits, {})
-            _run_warm_up_call(sender, receiver, request, limits, cache)
+            _run_warm_up_call(pipes, request, limits, {})
+            _run_warm_up_call(pipes, request, limits, cache)
     finally:
-        sender.close()
-        receiver.close()
+        pipes.close()
     return cache
 
 
@@ -421,27 +442,31 @@ def _prefault_call_path(limits: Limits, cache: dict[str, CodeType]) -> None:
     counts of shared objects, the allocator's pools, the frame stack, the type cache) are copied from the
     zygote now, while the process waits, and not on the call's critical path. Nothing of a user's runs here,
     and nothing of it is left for the call but freed memory."""
-    ours, theirs = socket.socketpair()
-    sender, receiver = Connection(ours.detach()), Connection(theirs.detach())
+    pipes = _PipePair()
     try:
-        _run_warm_up_call(sender, receiver, _warm_up_request(), limits, cache)
+        _run_warm_up_call(pipes, _warm_up_request(), limits, cache)
     finally:
-        sender.close()
-        receiver.close()
+        pipes.close()
 
 
-def _seccomp_holds(load: Any) -> bool:
-    """Fork a process that loads the filter and tries to open a socket: the filter is only reported active
-    when the kernel refused it."""
+def _seccomp_holds(load_call: Any) -> bool:
+    """Fork a process that adds the call's filter to the zygote's and tries to open a socket and to fork:
+    the layer is only reported active when the kernel refused both."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            load()
+            load_call()
             try:
                 socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
             except PermissionError:
-                code = 0
+                try:
+                    grandchild = os.fork()
+                except PermissionError:
+                    code = 0
+                else:
+                    if grandchild == 0:
+                        os._exit(1)
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)

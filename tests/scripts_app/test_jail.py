@@ -103,6 +103,17 @@ def test_a_call_cannot_open_sockets_or_start_processes() -> None:
     assert probe["fork"] == "refused: [Errno 1] Operation not permitted"
 
 
+def test_the_zygote_itself_runs_under_its_seccomp_filter() -> None:
+    pool = get_pool()
+    if not layer("seccomp")["active"]:
+        assert_reported_missing("seccomp")
+        return
+    status = Path(f"/proc/{pool.zygote_pid}/status").read_text()
+    assert "Seccomp:\t2\n" in status  # filter mode: what it does not need is refused in the zygote too
+    # A call's process has the zygote's filter and its own on top.
+    assert pool.probe([])["fork"] == "refused: [Errno 1] Operation not permitted"
+
+
 @pytest.fixture
 def jail_off() -> Iterator[None]:
     shutdown_pool()
