@@ -10,6 +10,7 @@ import itertools
 import re
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -296,3 +297,219 @@ def test_a_test_run_paints_the_shapes_of_the_draft_it_ran_not_the_canvas(
         "showing the live status of the draft as this test run took it; the canvas changed since (1 shape"
     )
     screenshot(page, "35-test-run-paints-its-snapshot")
+
+
+def _one_shape_flow(server: LiveServer, *, deploy: bool = True, **settings: Any) -> dict[str, Any]:
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="webhook"),
+            _shape("say", "manual_payload", "Say", 300, **settings),
+        ],
+        "connections": [{"source": "trigger", "target": "say"}],
+    }
+    return _flow(server, graph, deploy=deploy)
+
+
+def test_the_webhook_trigger_panel_shows_the_real_url_with_a_copy_button(
+    page: Page, server: LiveServer
+) -> None:
+    flow = _one_shape_flow(server, payload="hello")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    _node(page, "trigger").click()
+    url = page.get_by_test_id("trigger-webhook-url")
+    # The address this server really answers on (host and port of the live server), not a placeholder.
+    expect(url).to_have_text(re.compile(rf"^{re.escape(server.url)}/hooks/[\w-]+/$"))
+    page.get_by_role("button", name="Copy the webhook URL").click()
+    expect(page.get_by_test_id("shape-panel")).to_contain_text("Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == url.inner_text()
+    screenshot(page, "36-webhook-url-in-the-trigger-panel")
+    # And it starts the deployed version.
+    assert httpx.post(copied, content=b"{}", timeout=30).status_code < 300
+
+
+def test_a_problem_line_selects_its_shape_and_brings_it_into_view(page: Page, server: LiveServer) -> None:
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape("say", "manual_payload", "Say", 300, payload="x"),
+            # Far off screen and not connected: "not reachable from the trigger".
+            _shape("lost", "manual_payload", "Lost in space", 6000, 4000, payload="y"),
+        ],
+        "connections": [{"source": "trigger", "target": "say"}],
+    }
+    flow = _flow(server, graph)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    page.get_by_role("button", name="Validate").click()
+    line = page.get_by_role("button", name=re.compile(r"^Lost in space\s*: .*not reachable"))
+    expect(line).to_be_visible()
+    # Named by the shape's name, not its id.
+    expect(line).not_to_contain_text("lost:")
+    line.click()
+    expect(page.get_by_test_id("shape-panel")).to_have_attribute("data-shape-id", "lost")
+    expect(_node(page, "lost")).to_have_class(re.compile(r"\bselected\b"))
+    box = _box(page, "lost")
+    canvas = page.locator(".canvas").bounding_box()
+    assert canvas is not None
+    assert canvas["x"] <= box["x"] and box["x"] + box["width"] <= canvas["x"] + canvas["width"]
+    assert canvas["y"] <= box["y"] and box["y"] + box["height"] <= canvas["y"] + canvas["height"]
+    screenshot(page, "37-problem-line-reveals-the-shape")
+
+
+def test_an_empty_payload_says_empty_and_a_never_started_run_says_so(page: Page, server: LiveServer) -> None:
+    flow = _one_shape_flow(server, payload="")
+    with server.api() as api:
+        run = api.post(f"/api/flows/{flow['id']}/runs/", json={}).raise_for_status().json()
+    log_in(page, server)
+    page.goto(f"/runs/{run['id']}")
+    expect(page.locator(".pill").first).to_have_text("succeeded", timeout=30_000)
+    page.locator(".step-item", has_text="Say").click()
+    detail = page.get_by_test_id("step-detail")
+    expect(detail).to_contain_text("0 bytes")
+    expect(detail).to_contain_text("Empty payload")
+    expect(detail).not_to_contain_text("Too large")
+    screenshot(page, "38-empty-payload")
+
+
+def test_the_runs_list_never_says_started_for_a_run_that_never_started(
+    page: Page, server: LiveServer
+) -> None:
+    flow = _one_shape_flow(server, payload="x")
+    # Due in an hour (as a retry backoff or a schedule would queue it), then stopped before it ever started.
+    printed = server.manage(
+        "shell",
+        "-c",
+        "from designer.models import Flow; from runs.lifecycle import enqueue_run; "
+        f"flow = Flow.objects.get(pk={flow['id']}); "
+        "print('RUN', enqueue_run(flow=flow, trigger='manual', delay_seconds=3600).pk)",
+    )
+    run_id = int(next(line.split()[1] for line in printed.splitlines() if line.startswith("RUN ")))
+    run = {"id": run_id}
+    with server.api() as api:
+        api.post(f"/api/runs/{run_id}/stop/", json={}).raise_for_status()
+    log_in(page, server)
+    page.goto("/runs")
+    row = page.locator(f"tr[data-run-id='{run['id']}']")
+    expect(row).to_contain_text("never started")
+    expect(row.locator(".pill")).to_have_text("stopped")
+    # The run's own page: no start time either.
+    page.goto(f"/runs/{run_id}")
+    expect(page.get_by_text("never started")).to_be_visible()
+    screenshot(page, "39-never-started-run")
+
+
+def test_the_admin_titles_a_run_with_its_flows_name(page: Page, server: LiveServer) -> None:
+    flow = _one_shape_flow(server, payload="x")
+    with server.api() as api:
+        run = api.post(f"/api/flows/{flow['id']}/runs/", json={}).raise_for_status().json()
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.filter(username='ada-admin').update(is_staff=True)",
+    )
+    log_in(page, server, "ada-admin")
+    page.goto(f"/admin/runs/run/{run['id']}/change/")
+    title = page.locator("#content h2, #content h1").filter(has_text=f"Run {run['id']}")
+    expect(title.first).to_contain_text(f"Run {run['id']} of {flow['name']}")
+    # Not "Run 5 of 3", the flow's id, which reads as "the fifth of three runs".
+    assert f"Run {run['id']} of {flow['id']} " not in page.locator("#content").inner_text()
+    screenshot(page, "40-admin-run-title")
+
+
+def test_starting_runs_one_after_another_does_not_pile_up_banners(page: Page, server: LiveServer) -> None:
+    flow = _one_shape_flow(server, payload="x")
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    dock = page.get_by_test_id("run-drawer")
+    seen: set[str] = set()
+    for _ in range(3):
+        page.get_by_role("button", name="Run now").click()
+        # The dock moves on to the new run (its link changes) and shows it to the end.
+        if seen:
+            expect(dock.locator(".drawer-head a")).not_to_have_text(re.compile("^(" + "|".join(seen) + ")$"))
+        expect(dock.locator(".pill")).to_have_text("succeeded", timeout=30_000)
+        seen.add(dock.locator(".drawer-head a").inner_text())
+    # Three runs, each shown in the dock in turn; no stack of "Run #N queued." notices above the canvas.
+    assert len(seen) == 3
+    expect(page.locator(".notice")).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"Run #\d+ queued"))).to_have_count(0)
+    screenshot(page, "41-no-banner-pile")
+
+
+def test_box_select_selects_shapes_without_highlighting_page_text(page: Page, server: LiveServer) -> None:
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape("say", "manual_payload", "Say", 300, payload="x"),
+        ],
+        "connections": [{"source": "trigger", "target": "say"}],
+    }
+    flow = _flow(server, graph)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    start, end = _box(page, "trigger"), _box(page, "say")
+    page.keyboard.down("Shift")
+    page.mouse.move(start["x"] - 30, start["y"] - 30)
+    page.mouse.down()
+    # Across both shapes and on over the palette's and the panel's text, as a quick sweep does.
+    page.mouse.move(end["x"] + end["width"] + 20, end["y"] + end["height"] + 20, steps=10)
+    page.mouse.move(1270, 790, steps=10)
+    page.mouse.move(end["x"] + end["width"] + 20, end["y"] + end["height"] + 20, steps=10)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    # (The canvas pans while the box is dragged past its edge, so the shapes may be out of view now.)
+    expect(page.get_by_role("complementary", name="Settings")).to_contain_text("2 shapes selected")
+    assert page.evaluate("() => window.getSelection()?.toString() ?? ''").strip() == ""
+    screenshot(page, "42-box-select")
+
+
+RETRY_LATER = """def handle(data):
+    data["response_code"] = 1
+    data["message"] = "Not ready yet, try again later"
+    return data
+"""
+
+
+def test_a_run_waiting_for_a_step_retry_says_retrying_step_not_queued(page: Page, server: LiveServer) -> None:
+    connector, endpoint = _connector(server)
+    with server.api() as api:
+        script = (
+            api.post("/api/scripts/", json={"name": unique("Later"), "kind": "response", "code": RETRY_LATER})
+            .raise_for_status()
+            .json()
+        )
+        api.post(f"/api/scripts/{script['id']}/deploy/").raise_for_status()
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape(
+                "get",
+                "connector",
+                "Get order",
+                300,
+                connector=connector["id"],
+                endpoint=endpoint["id"],
+                # The test server caps retry backoffs at 1 s: ten retries keep the run waiting ~10 s.
+                retries=10,
+                response_script=script["id"],
+                response_script_version=None,
+            ),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+    flow = _flow(server, graph, deploy=True)
+    with server.api() as api:
+        run = api.post(f"/api/flows/{flow['id']}/runs/", json={}).raise_for_status().json()
+    try:
+        log_in(page, server)
+        page.goto(f"/runs/{run['id']}")
+        expect(page.locator("h1 .pill")).to_have_text("retrying step", timeout=30_000)
+        expect(page.locator("h1 .pill")).not_to_have_text("queued")
+        screenshot(page, "43-retrying-step")
+    finally:
+        with server.api() as api:
+            api.post(f"/api/runs/{run['id']}/stop/", json={})

@@ -65,6 +65,7 @@ export function Loading(): ReactNode {
 /** Show text that may be JSON, pretty-printed when it parses. */
 export function PayloadView({ text, label }: { text: string | null | undefined; label?: string }): ReactNode {
   if (text === null || text === undefined) return <div className="hint">No payload.</div>;
+  if (text === "") return <div className="hint">Empty payload (0 bytes).</div>;
   let shown = text;
   try {
     shown = JSON.stringify(JSON.parse(text), null, 2);

@@ -141,10 +141,10 @@ function StepDetail({ run, step }: { run: RunDetail; step: Step }): ReactNode {
                 </a>
               ) : null}
             </div>
-            {p.body !== null && p.body !== undefined ? (
-              <PayloadView text={p.body} />
-            ) : p.size === 0 ? (
+            {p.size === 0 ? (
               <div className="hint">Empty payload (0 bytes).</div>
+            ) : p.body !== null && p.body !== undefined ? (
+              <PayloadView text={p.body} />
             ) : (
               <div className="hint">Too large to show here: download it.</div>
             )}

@@ -1,5 +1,5 @@
 /** The settings of the selected shape (its kind's panel from the registry) or of the selected connection. */
-import { memo } from "react";
+import { memo, useRef, useState } from "react";
 import type { ReactNode } from "react";
 import { connectionKind } from "../../lib/graph";
 import { describeCodeTwo } from "../../lib/response-codes";
@@ -16,13 +16,37 @@ function WebhookAddress(): ReactNode {
   const url = useFlowSession((s) => s.flow?.webhook_url);
   const deployed = useFlowSession((s) => s.draftStatus.deployedVersion !== null);
   const canRun = useCanWrite();
+  const [copied, setCopied] = useState<string | null>(null);
+  const address = useRef<HTMLElement | null>(null);
   if (!url || !canRun) return null;
+  const copy = async (): Promise<void> => {
+    try {
+      // The Clipboard API exists only in secure contexts (https, localhost): elsewhere select the text.
+      await navigator.clipboard.writeText(url);
+      setCopied("Copied");
+    } catch {
+      const selection = window.getSelection();
+      if (selection && address.current) selection.selectAllChildren(address.current);
+      setCopied("Selected: press Ctrl+C to copy");
+    }
+    window.setTimeout(() => setCopied(null), 2500);
+  };
   return (
     <div className="field">
       <label>Webhook URL</label>
-      <code className="copyable" data-testid="trigger-webhook-url">
-        {url}
-      </code>
+      <div className="copy-row">
+        <code className="copyable" data-testid="trigger-webhook-url" ref={address}>
+          {url}
+        </code>
+        <button type="button" className="small" aria-label="Copy the webhook URL" onClick={() => void copy()}>
+          Copy
+        </button>
+      </div>
+      {copied ? (
+        <div className="hint" role="status">
+          {copied}
+        </div>
+      ) : null}
       <div className="hint">
         {deployed ? "POST or GET here to start the deployed version." : "Answers once the flow is deployed."}
       </div>
