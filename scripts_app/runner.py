@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 INVOCATION_NOTE_INTERVAL = 60.0  # seconds between two last_invoked_at writes for one version
 
+# One encoder for every request (json.dumps with an option builds a new one, and its C encoder, per call).
+_REQUEST_ENCODER = json.JSONEncoder(allow_nan=False)
+
 _noted: dict[tuple[int, Any], float] = {}
 _noted_lock = threading.Lock()
 
@@ -75,7 +78,7 @@ def run_code(
     try:
         # ASCII JSON: any string, lone surrogates included, reaches the script as the caller gave it.
         request = {"op": "run", "code": code, "checksum": checksum, "data": data, "timeout": timeout}
-        encoded = json.dumps(request, allow_nan=False).encode("ascii")
+        encoded = _REQUEST_ENCODER.encode(request).encode("ascii")
     except (TypeError, ValueError, RecursionError) as exc:
         raise failure("InvalidInput", f"the data for the script cannot be encoded as JSON: {exc}") from None
     started = time.perf_counter()

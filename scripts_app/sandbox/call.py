@@ -204,6 +204,10 @@ class _PlainConverter:
         )
 
 
+# One encoder for every result (json.dumps with options builds a new one, and its C encoder, per call).
+_RESULT_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _log_bytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass")) + 1
 
@@ -227,7 +231,7 @@ def encode_result(result: Any, collector: LogCollector, limits: Limits) -> bytes
             f"and 'message' together: {used} bytes)"
         )
     try:
-        encoded = json.dumps(plain, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        encoded = _RESULT_ENCODER.encode(plain)
     except ValueError as exc:
         raise InvalidResult(f"the returned data cannot be encoded as JSON: {exc}") from None
     try:
