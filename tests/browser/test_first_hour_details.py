@@ -513,3 +513,54 @@ def test_a_run_waiting_for_a_step_retry_says_retrying_step_not_queued(page: Page
     finally:
         with server.api() as api:
             api.post(f"/api/runs/{run['id']}/stop/", json={})
+
+
+def _badge(page: Page, shape_id: str) -> str:
+    badge = _node(page, shape_id).locator(".shape-error-badge")
+    return badge.inner_text() if badge.count() else "0"
+
+
+def test_server_problems_stay_through_unrelated_edits_and_go_with_the_edit_that_fixes_them(
+    page: Page, server: LiveServer
+) -> None:
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            # Only the server can tell: script 999999 does not exist.
+            _shape("tidy", "script", "Tidy", 300, script=999999, version=None),
+            _shape("say", "manual_payload", "Say", 600, payload="x"),
+            _shape("lone", "manual_payload", "Lone", 600, 250, payload="y"),
+        ],
+        "connections": [{"source": "trigger", "target": "tidy"}, {"source": "tidy", "target": "say"}],
+    }
+    flow = _flow(server, graph)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(_node(page, "tidy").locator(".shape-error-badge")).to_have_text("1")
+    expect(_node(page, "lone").locator(".shape-error-badge")).to_have_text("1")
+
+    # Renaming another shape: the server's problem on "tidy" never blinks out while the autosave runs.
+    _node(page, "say").click()
+    page.get_by_test_id("shape-panel").get_by_label("Name").fill("Say it")
+    seen = set()
+    for _ in range(30):
+        seen.add(_badge(page, "tidy"))
+        page.wait_for_timeout(50)
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    seen.add(_badge(page, "tidy"))
+    assert seen == {"1"}
+
+    # Connecting "lone" from "say" fixes "not reachable" at once (no stale problem on the edited shape).
+    start = _node(page, "say").locator(".react-flow__handle.source").bounding_box()
+    end = _node(page, "lone").locator(".react-flow__handle.target").bounding_box()
+    assert start is not None and end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+    expect(page.locator(".react-flow__edge[data-id='say->lone']")).to_have_count(1)
+    assert _badge(page, "lone") == "0"
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    expect(_node(page, "lone").locator(".shape-error-badge")).to_have_count(0)
+    expect(_node(page, "tidy").locator(".shape-error-badge")).to_have_text("1")
+    screenshot(page, "44-server-problems-kept")

@@ -11,6 +11,7 @@ import {
   createShape,
   nextConnectionAttributes,
   pasteFragment,
+  reachableFrom,
   removeShapes,
   validateGraph,
 } from "../lib/graph";
@@ -94,13 +95,29 @@ export function ranOnCanvas(shape: Shape, scope: Record<string, string> | null):
   return scope === null || scope[shape.id] === runKeyOf(shape);
 }
 
-/** Per shape: what its validation depends on (type, settings and outgoing connections). */
+/**
+ * Per shape: what its validation depends on: type, settings, its connections both ways and whether the
+ * trigger reaches it (connecting a shape, or one before it, changes that without touching the shape, and
+ * the server's "not reachable" on it must not outlive the edit).
+ */
 function checkKeys(graph: FlowGraph): Record<string, string> {
   const outgoing = new Map<string, Connection[]>();
-  for (const c of graph.connections) outgoing.set(c.source, [...(outgoing.get(c.source) ?? []), c]);
+  const incoming = new Map<string, Connection[]>();
+  for (const c of graph.connections) {
+    outgoing.set(c.source, [...(outgoing.get(c.source) ?? []), c]);
+    incoming.set(c.target, [...(incoming.get(c.target) ?? []), c]);
+  }
+  const triggers = graph.shapes.filter((s) => s.type === "trigger");
+  const reached = triggers.length === 1 && triggers[0] ? reachableFrom(graph, triggers[0].id) : null;
   const keys: Record<string, string> = {};
   for (const shape of graph.shapes) {
-    keys[shape.id] = JSON.stringify([shape.type, shape.settings, outgoing.get(shape.id) ?? []]);
+    keys[shape.id] = JSON.stringify([
+      shape.type,
+      shape.settings,
+      outgoing.get(shape.id) ?? [],
+      incoming.get(shape.id) ?? [],
+      reached === null ? null : reached.has(shape.id),
+    ]);
   }
   return keys;
 }

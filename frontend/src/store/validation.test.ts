@@ -83,4 +83,24 @@ describe("validation on edit", () => {
     store().undo();
     expect(messagesOf("say")).toEqual([]);
   });
+
+  it("drops the server's 'not reachable' on a shape as soon as an edit connects it", () => {
+    // A new shape with no connection; the server said so when it checked.
+    store().addShape("manual_payload", { x: 0, y: 200 });
+    const lone = store().nodes.find((n) => !["trigger", "say", "more"].includes(n.id))!.id;
+    store().setErrors(
+      [
+        { shape: "more", setting: null, message: "Server-only problem." },
+        { shape: lone, setting: null, message: `Shape '${lone}' is not reachable from the trigger.` },
+      ],
+      store().graph(),
+    );
+    expect(messagesOf(lone)).toContain(`Shape '${lone}' is not reachable from the trigger.`);
+
+    // Connected from the trigger: the shape itself is untouched, but the problem is gone at once.
+    expect(store().connect("trigger", lone)).toBe(true);
+    expect(messagesOf(lone).filter((m) => m.includes("not reachable"))).toEqual([]);
+    // Another shape's server problem, unrelated to the edit, stays until the server answers.
+    expect(messagesOf("more")).toEqual(["Server-only problem."]);
+  });
 });
