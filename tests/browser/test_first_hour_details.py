@@ -564,3 +564,107 @@ def test_server_problems_stay_through_unrelated_edits_and_go_with_the_edit_that_
     expect(_node(page, "lone").locator(".shape-error-badge")).to_have_count(0)
     expect(_node(page, "tidy").locator(".shape-error-badge")).to_have_text("1")
     screenshot(page, "44-server-problems-kept")
+
+
+def test_deploying_a_script_lists_the_flows_it_changes_and_the_test_says_what_the_code_does(
+    page: Page, server: LiveServer
+) -> None:
+    connector, endpoint = _connector(server)
+    script = _response_script(server)
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape(
+                "get",
+                "connector",
+                "Get order",
+                300,
+                connector=connector["id"],
+                endpoint=endpoint["id"],
+                response_script=script["id"],
+                response_script_version=None,
+            ),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+    follower = _flow(server, graph, deploy=True, max_run_retries=0)
+    log_in(page, server)
+    page.goto(f"/scripts/{script['id']}")
+    expect(page.locator(".cm-content")).to_contain_text("response_code")
+    _write(page, 'def handle(data):\n    data["response_code"] = 2\n    return data\n')
+    expect(page.get_by_test_id("script-save-state")).to_have_text("Draft saved")
+
+    # The test result says in one line what code 2 will do in the flow that uses the script.
+    page.get_by_role("button", name="Run test").click()
+    expect(page.get_by_test_id("response-code-summary")).to_have_text(
+        "code 2: this flow allows no run retries, so code 2 fails the run for good: "
+        "set run retries in the flow settings"
+    )
+
+    # Deploying asks first, naming every flow that follows the latest deployed version, with links.
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    check = page.get_by_role("dialog", name="Flows this deploy changes")
+    expect(check.get_by_test_id("deploy-follows-latest")).to_contain_text(follower["name"])
+    expect(check.get_by_role("link", name=follower["name"])).to_have_attribute(
+        "href", f"/flows/{follower['id']}"
+    )
+    screenshot(page, "45-script-deploy-lists-the-flows")
+    check.get_by_role("button", name="Deploy anyway").click()
+    expect(check).to_have_count(0)
+    with server.api() as api:
+        versions = api.get(f"/api/scripts/{script['id']}/versions/").json()
+    numbers = [v["number"] for v in (versions["results"] if isinstance(versions, dict) else versions)]
+    assert 2 in numbers
+
+
+def test_the_run_dock_follows_the_queued_retry_of_a_run(page: Page, server: LiveServer) -> None:
+    connector, endpoint = _connector(server)
+    with server.api() as api:
+        script = (
+            api.post(
+                "/api/scripts/",
+                json={
+                    "name": unique("Again"),
+                    "kind": "response",
+                    "code": 'def handle(data):\n    data["response_code"] = 2\n    return data\n',
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
+        api.post(f"/api/scripts/{script['id']}/deploy/").raise_for_status()
+    graph = {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape(
+                "get",
+                "connector",
+                "Get order",
+                300,
+                connector=connector["id"],
+                endpoint=endpoint["id"],
+                response_script=script["id"],
+                response_script_version=None,
+            ),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+    flow = _flow(server, graph, deploy=True, max_run_retries=1)
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    page.get_by_role("button", name="Run now").click()
+    dock = page.get_by_test_id("run-drawer")
+    link = dock.locator(".drawer-head a")
+    expect(link).to_have_text(re.compile(r"#\d+"))
+    first = int(link.inner_text().lstrip("#"))
+    # Code 2 fails the run and queues attempt 2 as a new run: the dock moves on to it by itself.
+    expect(dock.get_by_test_id("dock-runs-what")).to_contain_text("attempt 2", timeout=30_000)
+    second = int(link.inner_text().lstrip("#"))
+    assert second != first
+    expect(dock.locator(".pill")).to_have_text("failed", timeout=30_000)
+    screenshot(page, "46-run-dock-follows-the-retry")
+
+    # The first run's log names its retry as a link, not as plain text.
+    page.goto(f"/runs/{first}")
+    retry_link = page.get_by_test_id("run-log").get_by_role("link", name=re.compile(rf"\b{second}\b"))
+    expect(retry_link.first).to_have_attribute("href", f"/runs/{second}")
