@@ -27,6 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,7 @@ from runs.executors import submit_run
 from runs.logs import WARNING_LEVELS, new_log_line, store_log_lines, write_log
 from runs.models import LogLine, Run, Step, WorkItem
 from runs.payloads import storable_text
-from runs.rows import Part, insert_rows, select_joined, set_related
+from runs.rows import Part, current_connection, insert_rows, select_joined, set_related
 from runs.signals import run_finished
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,27 @@ def _column(field: Field) -> str:
     return connection.ops.quote_name(field.column)
 
 
+@cache
+def _update_sql(
+    values: tuple[tuple[str, str | None], ...], where: tuple[str, ...], extra_where: str, vendor: str
+) -> str:
+    """The text of `_update_run`'s statement, built once per shape of update (column names come from the
+    model and the callers' literal SQL, never from input)."""
+    quote = connection.ops.quote_name
+    assignments = [
+        f"{_column(_concrete_field(name))} = {sql if sql is not None else '%s'}" for name, sql in values
+    ]
+    assignments.append(f"{quote('log_seq')} = {quote('log_seq')} + %s")
+    conditions = [f"{quote('id')} = %s"]
+    conditions.extend(f"{_column(_concrete_field(name))} = %s" for name in where)
+    if extra_where:
+        conditions.append(extra_where)
+    return (
+        f"UPDATE {quote(Run._meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {' AND '.join(conditions)} RETURNING {quote('log_seq')}, {quote('stop_requested')}"
+    )
+
+
 def _update_run(
     run_id: int,
     *,
@@ -121,34 +143,24 @@ def _update_run(
     no row matched (the run is not in the state the caller expected). RETURNING needs PostgreSQL or
     SQLite >= 3.35, the two databases Patchbay supports.
     """
-    quote = connection.ops.quote_name
-    assignments: list[str] = []
+    db = current_connection()
     params: list[Any] = []
+    shape: list[tuple[str, str | None]] = []
     for name, value in values.items():
         field = _concrete_field(name)
         if isinstance(value, SqlValue):
-            assignments.append(f"{_column(field)} = {value.sql}")
-            params.extend(field.get_db_prep_save(param, connection) for param in value.params)
+            shape.append((name, value.sql))
+            params.extend(field.get_db_prep_save(param, db) for param in value.params)
             continue
-        assignments.append(f"{_column(field)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    assignments.append(f"{quote('log_seq')} = {quote('log_seq')} + %s")
+        shape.append((name, None))
+        params.append(field.get_db_prep_save(value, db))
     params.append(add_log_seq)
-    conditions = [f"{quote('id')} = %s"]
     params.append(run_id)
     for name, value in where.items():
-        field = _concrete_field(name)
-        conditions.append(f"{_column(field)} = %s")
-        params.append(field.get_db_prep_value(value, connection))
-    if extra_where:
-        conditions.append(extra_where)
-        params.extend(extra_params)
-    # Column names come from the model and the caller's literal SQL, never from input.
-    sql = (
-        f"UPDATE {quote(Run._meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
-        f"WHERE {' AND '.join(conditions)} RETURNING {quote('log_seq')}, {quote('stop_requested')}"
-    )
-    with connection.cursor() as cursor:
+        params.append(_concrete_field(name).get_db_prep_value(value, db))
+    params.extend(extra_params)
+    sql = _update_sql(tuple(shape), tuple(where), extra_where, db.vendor)
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -14,12 +14,22 @@ databases Patchbay supports.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
+
+
+def current_connection() -> BaseDatabaseWrapper:
+    """This thread's default connection itself: `django.db.connection` is a proxy that looks the
+    thread's connection up (an asgiref Local) on every attribute access, and the field methods that
+    prepare each value reach for it several times; on the engine's hot path that lookup cost as much as
+    executing the SQL."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def _column(field: Field) -> str:
@@ -49,27 +59,28 @@ def insert_rows(objs: Sequence[Model]) -> None:
     after it) is taken from that instance, as `bulk_create` does."""
     if not objs:
         return
+    db = current_connection()
     model = type(objs[0])
-    prefix, row, returning, fields, foreign = _insert_plan(model, connection.vendor)
+    prefix, row, returning, fields, foreign = _insert_plan(model, db.vendor)
     for obj in objs:
         for key in foreign:
             if getattr(obj, key.attname) is None and key.is_cached(obj):
                 related = key.get_cached_value(obj)
                 if related is not None:
                     setattr(obj, key.attname, related.pk)
-    batch = max(1, connection.ops.bulk_batch_size(fields, objs) or len(objs))
-    with connection.cursor() as cursor:
+    batch = len(objs) if len(objs) == 1 else max(1, db.ops.bulk_batch_size(fields, objs) or len(objs))
+    with db.cursor() as cursor:
         for start in range(0, len(objs), batch):
             chunk = objs[start : start + batch]
             params: list[Any] = []
             for obj in chunk:
                 for field in fields:
-                    params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+                    params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
             cursor.execute(prefix + ", ".join([row] * len(chunk)) + returning, params)
             for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
                 obj.pk = pk
                 obj._state.adding = False
-                obj._state.db = connection.alias
+                obj._state.db = db.alias
 
 
 @cache
@@ -89,39 +100,59 @@ def _update_plan(model: type[Model], names: tuple[str, ...], vendor: str) -> tup
 
 def update_row(obj: Model, names: Sequence[str]) -> int:
     """`obj.save(update_fields=names)` as one prepared UPDATE by primary key; returns the rows updated."""
-    sql, fields = _update_plan(type(obj), tuple(names), connection.vendor)
-    params = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
+    db = current_connection()
+    sql, fields = _update_plan(type(obj), tuple(names), db.vendor)
+    params = [field.get_db_prep_save(field.pre_save(obj, False), db) for field in fields]
     params.append(obj.pk)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
 
 
 def update_by_pk(model: type[Model], pk: Any, values: dict[str, Any]) -> int:
     """`model.objects.filter(pk=pk).update(**values)` for plain values, as one prepared UPDATE."""
-    sql, fields = _update_plan(model, tuple(values), connection.vendor)
+    db = current_connection()
+    sql, fields = _update_plan(model, tuple(values), db.vendor)
     pairs = zip(fields, values.values(), strict=True)
-    params = [field.get_db_prep_save(value, connection) for field, value in pairs]
+    params = [field.get_db_prep_save(value, db) for field, value in pairs]
     params.append(pk)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
 
 
 @cache
-def _select_plan(
+def _select_columns(
     model: type[Model], alias: str, deferred: tuple[str, ...], vendor: str
-) -> tuple[str, list[str], list[tuple[list[Any], Any]]]:
+) -> tuple[str, list[str], list[tuple[Field, Any]]]:
     quote = connection.ops.quote_name
     fields = [field for field in model._meta.concrete_fields if field.attname not in deferred]
     columns = ", ".join(f"{quote(alias)}.{_column(field)}" for field in fields)
-    converters: list[tuple[list[Any], Any]] = []
-    for field in fields:
-        column = field.get_col(alias)
-        converters.append(
-            (connection.ops.get_db_converters(column) + field.get_db_converters(connection), column)
-        )
-    return columns, [field.attname for field in fields], converters
+    return columns, [field.attname for field in fields], [(field, field.get_col(alias)) for field in fields]
+
+
+# Per connection (the backend's converters are methods of its `ops`), per model part: the converters of
+# each column, as the ORM's compiler applies them.
+_converters: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, dict[tuple[Any, ...], list[tuple[list[Any], Any]]]
+]
+_converters = weakref.WeakKeyDictionary()
+
+
+def _select_plan(
+    conn: BaseDatabaseWrapper, model: type[Model], alias: str, deferred: tuple[str, ...]
+) -> tuple[str, list[str], list[tuple[list[Any], Any]]]:
+    columns, names, fields = _select_columns(model, alias, deferred, conn.vendor)
+    mine = _converters.setdefault(conn, {})
+    key = (model, alias, deferred)
+    converters = mine.get(key)
+    if converters is None:
+        converters = [
+            (conn.ops.get_db_converters(column) + field.get_db_converters(conn), column)
+            for field, column in fields
+        ]
+        mine[key] = converters
+    return columns, names, converters
 
 
 class Part:
@@ -139,14 +170,15 @@ def select_joined(parts: Sequence[Part], sql: str, params: Sequence[Any]) -> lis
 
     `sql` is the FROM / JOIN / WHERE / ORDER / LIMIT text, written with the parts' aliases and double-quoted
     names (valid SQL for both PostgreSQL and SQLite). The caller links the instances (`set_related`)."""
-    plans = [_select_plan(part.model, part.alias, part.defer, connection.vendor) for part in parts]
+    conn = current_connection()
+    plans = [_select_plan(conn, part.model, part.alias, part.defer) for part in parts]
     columns = ", ".join(plan[0] for plan in plans)
-    with connection.cursor() as cursor:
+    with conn.cursor() as cursor:
         # The column list comes from the models; `sql` is the caller's literal text.
         cursor.execute(f"SELECT {columns} {sql}", list(params))
         rows = cursor.fetchall()
     found: list[list[Model]] = []
-    db = connection.alias
+    db = conn.alias
     for row in rows:
         instances: list[Model] = []
         start = 0
@@ -156,7 +188,7 @@ def select_joined(parts: Sequence[Part], sql: str, params: Sequence[Any]) -> lis
             for position, (functions, column) in enumerate(converters):
                 value = values[position]
                 for function in functions:
-                    value = function(value, column, connection)
+                    value = function(value, column, conn)
                 values[position] = value
             instances.append(part.model.from_db(db, names, values))
         found.append(instances)

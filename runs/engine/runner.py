@@ -134,6 +134,9 @@ class Runner:
         self.lines: list[LogLine] = []
         self.payloads: list[Payload] = []
         self.finished = False
+        # The next blocking step's row, inserted (status running) with the previous step's checkpoint:
+        # (its work item, the Step, the input text). See `_open_next_step`.
+        self.opened: tuple[dict[str, Any], Step, str | None] | None = None
 
     # --- the journal --------------------------------------------------------------------------------------
     def log(self, *, step: Step | None, level: str, message: str, data: Any = None) -> None:
@@ -256,9 +259,32 @@ class Runner:
             lines=self._take_lines(),
             extra_lease_seconds=self._lease_allowance(),
         )
+        if not stop:
+            self._open_next_step()
         self._flush_items()
         self.lease_until = self.run.lease_expires_at
         return stop
+
+    def _open_next_step(self) -> None:
+        """Insert the Step row (status running) and input payload of the next work item when it is a
+        blocking step, in the checkpoint transaction of the step before: the step that starts a moment
+        later needs no transaction of its own before it blocks. Its work item names the row ("step"), so a
+        worker that dies before the step ends leaves it recorded and the resumed run attempts it again in
+        the same row (at least once per step, as before)."""
+        if not self.items:
+            return
+        item = self.items[-1]
+        if item.get("step") or "_row" in item:
+            return  # a step retry's row, or an item an earlier step stored: opened when it executes
+        shape = self.graph.shape(item["shape"])
+        if str(shape.get("type")) in INSTANT_SHAPES:
+            return
+        text = self._load(item)
+        step = self._new_step(item, shape, text, now=timezone.now())
+        self._write_step(step, [])
+        emit_run_event(self.run.pk, step_event(step))
+        item["step"] = step.pk
+        self.opened = (item, step, text)
 
     def _lease_allowance(self) -> float:
         """How long the next step may block (its own extend_lease would ask for this much): folded into the
@@ -309,12 +335,52 @@ class Runner:
                 item["_row"] = row.pk
 
     # --- one step -----------------------------------------------------------------------------------------
+    def _new_step(
+        self, item: dict[str, Any], shape: dict[str, Any], text: str | None, *, now: datetime
+    ) -> Step:
+        """A new, unsaved Step for `item` (attempt 1, running) with its input payload in the journal."""
+        step = Step(
+            run=self.run,
+            shape_id=str(shape["id"]),
+            shape_name=str(shape.get("name") or shape["id"])[:200],
+            shape_type=str(shape.get("type")),
+            input_index=item["index"],
+            status=Step.Status.RUNNING,
+            started_at=now,
+            attempts=1,
+        )
+        shown = self._redacted(text)
+        self.payloads.append(
+            build_payload(
+                run=self.run,
+                step=step,
+                direction=Payload.Direction.INPUT,
+                index=0,
+                text=shown,
+                meta=self.redactor.value(item.get("meta")),
+                file_name=item.get("file") if shown == text else None,
+            )
+        )
+        self.state["stats"]["steps"] += 1
+        return step
+
     def _open_step(self, item: dict[str, Any], shape: dict[str, Any], text: str | None) -> Step:
         now = timezone.now()
         step: Step | None = None
         first_item, self.first_item = self.first_item, False
+        opened, self.opened = self.opened, None
+        if opened is not None and opened[0] is item:
+            # Inserted with the previous step's checkpoint, which has just committed.
+            return opened[1]
         if item.get("step"):
             step = Step.objects.filter(pk=item["step"], run=self.run).first()
+            if step is not None and step.status == Step.Status.RUNNING:
+                # Opened with the checkpoint before it (or a retry that was under way): a worker died.
+                self.log(
+                    step=step,
+                    level=LogLine.Level.WARNING,
+                    message=f"Step '{step.shape_name}' resumed after an interrupted attempt",
+                )
         elif first_item:
             # Only the item on top when a worker died can have a Step row the checkpoint does not know.
             step = Step.objects.filter(
@@ -327,29 +393,7 @@ class Runner:
                     message=f"Step '{step.shape_name}' resumed after an interrupted attempt",
                 )
         if step is None:
-            step = Step(
-                run=self.run,
-                shape_id=str(shape["id"]),
-                shape_name=str(shape.get("name") or shape["id"])[:200],
-                shape_type=str(shape.get("type")),
-                input_index=item["index"],
-                status=Step.Status.RUNNING,
-                started_at=now,
-                attempts=1,
-            )
-            shown = self._redacted(text)
-            self.payloads.append(
-                build_payload(
-                    run=self.run,
-                    step=step,
-                    direction=Payload.Direction.INPUT,
-                    index=0,
-                    text=shown,
-                    meta=self.redactor.value(item.get("meta")),
-                    file_name=item.get("file") if shown == text else None,
-                )
-            )
-            self.state["stats"]["steps"] += 1
+            step = self._new_step(item, shape, text, now=now)
             if step.shape_type not in INSTANT_SHAPES:
                 with transaction.atomic(savepoint=False):
                     self._write_step(step, [])
@@ -392,7 +436,8 @@ class Runner:
     def _process(self, item: dict[str, Any]) -> bool:
         """Execute one work item. Returns False when the run ended or must wait (stop walking)."""
         shape = self.graph.shape(item["shape"])
-        text = self._load(item)
+        opened = self.opened
+        text = opened[2] if opened is not None and opened[0] is item else self._load(item)
         step = self._open_step(item, shape, text)
         work = WorkPayload(payload=text, meta=dict(item.get("meta") or {}))
         context = StepContext(runner=self, step=step, shape=shape)

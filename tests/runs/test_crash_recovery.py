@@ -159,3 +159,50 @@ def test_a_malformed_deployed_graph_fails_the_run_instead_of_raising(make_flow):
 
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED and "Internal engine error" in run.error
+
+
+def test_a_worker_that_died_right_after_the_checkpoint_that_opened_the_next_step(
+    three_calls, upstream, monkeypatch
+):
+    """The checkpoint of step a also inserts step b's row (running): a worker killed before b sends anything
+    leaves that row, and the resumed run attempts b in it (one row, attempt 2), never in a second one."""
+    from runs.engine import runner
+
+    real = runner.execute_shape
+    died = {"b": False}
+
+    def dies_before_b(kind, context, work):
+        if context.shape_id == "b" and not died["b"]:
+            died["b"] = True
+            raise WorkerDied
+        return real(kind, context, work)
+
+    monkeypatch.setattr(runner, "execute_shape", dies_before_b)
+    upstream.add("GET /a", {"a": "ok"})
+    upstream.add("GET /b", {"b": "ok"})
+    run = services.enqueue_run(flow=three_calls, trigger="api", payload="{}")
+    services.claim_run(run_id=run.pk, worker_id="doomed")
+    with pytest.raises(WorkerDied):
+        execute_run(run.pk, worker_id="doomed")
+
+    left = Step.objects.get(run=run, shape_id="b")
+    assert left.status == Step.Status.RUNNING and left.attempts == 1
+    assert [item.data.get("step") for item in WorkItem.objects.filter(run=run)] == [left.pk]
+    assert left.payloads.filter(direction="input").count() == 1
+
+    Run.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.requeue_expired_leases() == 1
+    assert services.claim_run(run_id=run.pk, worker_id="survivor") is not None
+    execute_run(run.pk, worker_id="survivor")
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.SUCCEEDED
+    assert len(upstream.calls("GET /a")) == 1 and len(upstream.calls("GET /b")) == 1
+    b_steps = list(Step.objects.filter(run=run, shape_id="b"))
+    assert len(b_steps) == 1 and b_steps[0].pk == left.pk
+    assert b_steps[0].attempts == 2 and b_steps[0].status == Step.Status.SUCCEEDED
+    assert b_steps[0].payloads.filter(direction="input").count() == 1, "no second input payload"
+    messages = list(run.log_lines.values_list("message", flat=True))
+    assert any("'b' resumed after an interrupted attempt" in m for m in messages)
+    seqs = list(run.log_lines.values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))

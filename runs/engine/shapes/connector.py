@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from connectors.auth import ConnectorAuth, connector_auth, invalidate_token, trusted_origins
@@ -163,29 +163,29 @@ class ConnectorCall:
                 "headers": redactor.headers(response.headers),
                 "body": redactor.text(_cut(response.text) or ""),
             }
-        with transaction.atomic():
-            # Its own transaction, as the request ends: an attempt interrupted by a crash stays recorded.
-            attempt = Attempt(
-                step=self.context.step,
-                number=self.attempt_number,
-                started_at=started,
-                duration_ms=round(duration_ms, 3),
-                request=request_record,
-                response=response_record,
-                http_status=response.status if response is not None else None,
-                outcome=judgement.outcome,
-                response_code=judgement.response_code,
-                message=redactor.text(judgement.message or judgement.error)[:10000],
-            )
-            insert_rows([attempt])
-            where = f"Attempt {self.attempt_number}: {request.method} {request_record['url']}"
-            if response is not None:
-                text = f"{where} -> HTTP {response.status} in {duration_ms:.0f} ms"
-            else:
-                text = f"{where} failed after {duration_ms:.0f} ms: {judgement.error}"
-            if judgement.outcome != "continue":
-                text += f" ({judgement.outcome.replace('_', ' ')})"
-            self.context.log(OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), redactor.text(text))
+        # Stored at once, as the request ends (one INSERT, its own transaction in autocommit mode): an
+        # attempt interrupted by a crash stays recorded.
+        attempt = Attempt(
+            step=self.context.step,
+            number=self.attempt_number,
+            started_at=started,
+            duration_ms=round(duration_ms, 3),
+            request=request_record,
+            response=response_record,
+            http_status=response.status if response is not None else None,
+            outcome=judgement.outcome,
+            response_code=judgement.response_code,
+            message=redactor.text(judgement.message or judgement.error)[:10000],
+        )
+        insert_rows([attempt])
+        where = f"Attempt {self.attempt_number}: {request.method} {request_record['url']}"
+        if response is not None:
+            text = f"{where} -> HTTP {response.status} in {duration_ms:.0f} ms"
+        else:
+            text = f"{where} failed after {duration_ms:.0f} ms: {judgement.error}"
+        if judgement.outcome != "continue":
+            text += f" ({judgement.outcome.replace('_', ' ')})"
+        self.context.log(OUTCOME_LEVELS.get(judgement.outcome, LogLine.Level.INFO), redactor.text(text))
 
     def request_once(
         self, spec: RequestSpec, *, reauthenticated: bool
