@@ -668,3 +668,37 @@ def test_the_run_dock_follows_the_queued_retry_of_a_run(page: Page, server: Live
     page.goto(f"/runs/{first}")
     retry_link = page.get_by_test_id("run-log").get_by_role("link", name=re.compile(rf"\b{second}\b"))
     expect(retry_link.first).to_have_attribute("href", f"/runs/{second}")
+
+
+def test_leaving_the_designer_waits_for_the_draft_save_and_keeps_the_edit_when_it_fails(
+    page: Page, server: LiveServer
+) -> None:
+    flow = _one_shape_flow(server, deploy=False, payload="x")
+    log_in(page, server)
+    page.goto(f"/flows/{flow['id']}")
+    expect(_node(page, "say")).to_be_visible()
+    failing = True
+
+    def answer(route: Any) -> None:
+        if failing and route.request.method == "PUT":
+            route.fulfill(
+                status=503, content_type="application/json", body='{"detail": "Down for a moment."}'
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**/api/flows/{flow['id']}/draft/", answer)
+    _node(page, "say").click()
+    page.get_by_test_id("shape-panel").get_by_label("Name").fill("Renamed before leaving")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs").click()
+
+    expect(page.get_by_test_id("leave-failed")).to_contain_text("Down for a moment.")
+    assert page.url.endswith(f"/flows/{flow['id']}")
+    screenshot(page, "47-designer-leave-save-failed")
+
+    failing = False
+    page.get_by_role("button", name="Retry the save").click()
+    page.wait_for_url(re.compile(r"/runs$"))
+    with server.api() as api:
+        draft = api.get(f"/api/flows/{flow['id']}/draft/").raise_for_status().json()
+    assert {s["id"]: s["name"] for s in draft["shapes"]}["say"] == "Renamed before leaving"

@@ -25,6 +25,7 @@ import { QuickAdd, ShortcutSheet } from "./designer/quick-add";
 import { useDesignerShortcuts } from "./designer/use-designer-shortcuts";
 import { useDraftAutosave } from "./designer/use-draft-autosave";
 import { ConflictDialog } from "../components/conflict-dialog";
+import { LeaveGuardDialog } from "../components/leave-guard";
 import { VersionsPanel } from "./designer/versions-panel";
 
 function Designer({ flowId }: { flowId: number }): ReactNode {
@@ -58,7 +59,7 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
     () => session().open(flowId, { width: window.innerWidth - 510, height: window.innerHeight - 100 }),
     [flowId, session],
   );
-  useDraftAutosave(readOnly);
+  const leaving = useDraftAutosave(readOnly);
   useDesignerShortcuts(readOnly, { onQuickAdd: openQuickAdd, onHelp: openShortcuts });
 
   const addAtCentre = useCallback(
@@ -106,7 +107,19 @@ function Designer({ flowId }: { flowId: number }): ReactNode {
         onToggleVersions={() => setShowVersions((v) => !v)}
         onRunWithPayload={() => setShowRunDialog(true)}
       />
-      {conflict ? (
+      <LeaveGuardDialog
+        guard={leaving}
+        what="flow"
+        canRetry={conflict === null}
+        reason={
+          conflict
+            ? "The draft was saved elsewhere meanwhile, so your edit was not saved."
+            : message?.kind === "error"
+              ? message.text
+              : "The draft could not be saved."
+        }
+      />
+      {conflict && leaving.state === null ? (
         <ConflictDialog
           what="This flow's draft"
           revision={conflict.revision}

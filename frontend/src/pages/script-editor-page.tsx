@@ -6,7 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
-import { Link, useBlocker, useParams, useSearchParams } from "react-router";
+import { Link, useParams, useSearchParams } from "react-router";
 import { api, ApiError, errorMessage, itemsOf } from "../api/client";
 import type { Page } from "../api/client";
 import type {
@@ -22,6 +22,7 @@ import type {
 import { getScript, saveScriptDraft } from "../api/scripts";
 import { CodeEditor } from "../components/code-editor";
 import { ConflictDialog } from "../components/conflict-dialog";
+import { LeaveGuardDialog, useSaveBeforeLeaving } from "../components/leave-guard";
 import { formatTime, Loading, Notice, StatusPill } from "../components/ui";
 import { diffLines } from "../lib/line-diff";
 import { describeResponseCode } from "../lib/response-codes";
@@ -259,37 +260,8 @@ export function ScriptEditorPage(): ReactNode {
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [pending]);
-  // Leaving through an app link with an edit not saved yet: the navigation waits for the save and goes on
-  // only once the server has the draft; a failed save keeps the person here and says so (retry, stay, or
-  // leave without it). A fire-and-forget save on unmount would lose the edit silently when it fails.
-  const blocker = useBlocker(pending);
-  const [leaving, setLeaving] = useState<"saving" | "failed" | null>(null);
-  const saveRef = useRef(save);
-  saveRef.current = save;
-  const saveAndLeave = useCallback(async (): Promise<void> => {
-    if (blocker.state !== "blocked") return;
-    setLeaving("saving");
-    if (await saveRef.current()) {
-      setLeaving(null);
-      blocker.proceed();
-    } else {
-      setLeaving("failed");
-    }
-  }, [blocker]);
-  const blocked = blocker.state === "blocked";
-  useEffect(() => {
-    if (blocked) void saveAndLeave();
-    // Only when a navigation is first held, not on every render while it is.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [blocked]);
-  const stay = (): void => {
-    setLeaving(null);
-    if (blocker.state === "blocked") blocker.reset();
-  };
-  const leaveWithoutSaving = (): void => {
-    setLeaving(null);
-    if (blocker.state === "blocked") blocker.proceed();
-  };
+  // Leaving through an app link with an edit not saved yet waits for the save (components/leave-guard.tsx).
+  const leaving = useSaveBeforeLeaving(pending, save);
 
   // The flows this script runs in, for what a response code will do there.
   useEffect(() => {
@@ -463,41 +435,19 @@ export function ScriptEditorPage(): ReactNode {
           {message.text}
         </Notice>
       ) : null}
-      {blocked && leaving !== null ? (
-        <div className="modal-backdrop" role="presentation">
-          <div className="modal" role="alertdialog" aria-label="Leaving with an unsaved edit">
-            {leaving === "saving" ? (
-              <p data-testid="leave-saving">Saving your last edit before leaving…</p>
-            ) : (
-              <>
-                <h2>Your last edit is not saved</h2>
-                <p data-testid="leave-failed">
-                  {conflict !== null
-                    ? "This draft was saved elsewhere meanwhile, so your edit was not saved."
-                    : message?.kind === "error"
-                      ? message.text
-                      : "The draft could not be saved."}{" "}
-                  Leaving now loses it.
-                </p>
-                <div className="modal-actions">
-                  <button type="button" onClick={stay}>
-                    Stay on this script
-                  </button>
-                  <button type="button" className="danger" onClick={leaveWithoutSaving}>
-                    Leave without saving
-                  </button>
-                  {conflict === null ? (
-                    <button type="button" className="primary" onClick={() => void saveAndLeave()}>
-                      Retry the save
-                    </button>
-                  ) : null}
-                </div>
-              </>
-            )}
-          </div>
-        </div>
-      ) : null}
-      {conflict !== null && !(blocked && leaving !== null) ? (
+      <LeaveGuardDialog
+        guard={leaving}
+        what="script"
+        canRetry={conflict === null}
+        reason={
+          conflict !== null
+            ? "This draft was saved elsewhere meanwhile, so your edit was not saved."
+            : message?.kind === "error"
+              ? message.text
+              : "The draft could not be saved."
+        }
+      />
+      {conflict !== null && leaving.state === null ? (
         <ConflictDialog
           what="This script's draft"
           revision={conflict}
