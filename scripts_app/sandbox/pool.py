@@ -345,15 +345,11 @@ class ScriptPool:
                 return self._exchange(connection, request, timeout, zygote=zygote, pid=pid)
             finally:
                 connection.close()
-                # The spare taken is replaced once the call has its answer: the new process's fork and
-                # warm-up (`zygote.py`) then do not compete with this call for the CPU.
-                try:
-                    self._top_up()
-                except OSError:
-                    self._zygote_failed(zygote)
 
     def _take_spare(self) -> tuple[_Zygote, Connection, int]:
-        """A forked process waiting for a call (one that was forked ahead, or a new one), with its pid."""
+        """A forked process waiting for a call (one that was forked ahead, or a new one), with its pid. The
+        spares taken are replaced (in batches) while this call runs: on two idle cores the zygote forks on
+        one while the call runs on the other."""
         for _ in range(3):
             with self._lock:
                 zygote = self._current_zygote_locked()
@@ -361,6 +357,7 @@ class ScriptPool:
             try:
                 if entry is None:
                     entry = (zygote, zygote.request_spare())
+                self._top_up()
             except OSError:
                 self._zygote_failed(zygote)
                 continue
