@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
 
@@ -37,8 +37,36 @@ def _column(field: Field) -> str:
     return connection.ops.quote_name(field.column)
 
 
+# Fields whose value the ORM passes to the database driver unchanged when it already has the Python type
+# the field stands for (their get_db_prep_save only converts other types: `str(value)`, `int(value)`, ...)
+# and whose pre_save reads the attribute. Exact classes only: a subclass may prepare values its own way.
+PLAIN_TYPES: dict[type[Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.IntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.BooleanField: (bool,),
+    models.FloatField: (float,),
+}
+AUTO_KEYS = (models.AutoField, models.BigAutoField)
+
+
+def _plain_types(field: Field) -> tuple[type, ...] | None:
+    """The exact Python types a value of `field` may have to go to the driver as it is (`type(value) in
+    types`, so True is not taken for an int); None: always prepare it."""
+    if isinstance(field, ForeignKey):
+        return (int,) if type(field.target_field) in AUTO_KEYS else None
+    return PLAIN_TYPES.get(type(field))
+
+
 @cache
-def _insert_plan(model: type[Model], vendor: str) -> tuple[str, str, str, list[Field], list[ForeignKey]]:
+def _insert_plan(
+    model: type[Model], vendor: str
+) -> tuple[str, str, str, list[tuple[Field, str, tuple[type, ...] | None]], list[ForeignKey]]:
     quote = connection.ops.quote_name
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -49,7 +77,8 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, str, str, list[F
     # Table and column names come from the model, never from input.
     prefix = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return prefix, row, f" RETURNING {_column(pk)}", fields, foreign
+    values = [(field, field.attname, _plain_types(field)) for field in fields]
+    return prefix, row, f" RETURNING {_column(pk)}", values, foreign
 
 
 def insert_rows(objs: Sequence[Model]) -> None:
@@ -61,20 +90,26 @@ def insert_rows(objs: Sequence[Model]) -> None:
         return
     db = current_connection()
     model = type(objs[0])
-    prefix, row, returning, fields, foreign = _insert_plan(model, db.vendor)
+    prefix, row, returning, values, foreign = _insert_plan(model, db.vendor)
     for obj in objs:
         for key in foreign:
             if getattr(obj, key.attname) is None and key.is_cached(obj):
                 related = key.get_cached_value(obj)
                 if related is not None:
                     setattr(obj, key.attname, related.pk)
+    fields = [field for field, _, _ in values]
     batch = len(objs) if len(objs) == 1 else max(1, db.ops.bulk_batch_size(fields, objs) or len(objs))
     with db.cursor() as cursor:
         for start in range(0, len(objs), batch):
             chunk = objs[start : start + batch]
             params: list[Any] = []
             for obj in chunk:
-                for field in fields:
+                for field, attname, types in values:
+                    if types is not None:
+                        value = getattr(obj, attname)
+                        if value is None or type(value) in types:
+                            params.append(value)
+                            continue
                     params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
             cursor.execute(prefix + ", ".join([row] * len(chunk)) + returning, params)
             for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):

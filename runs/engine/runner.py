@@ -155,13 +155,19 @@ class Runner:
         lines, self.lines = self.lines, []
         return lines
 
-    def _write_step(self, step: Step, fields: list[str]) -> None:
-        """Save `step` (insert an instant step, else update `fields`) and its pending payload rows."""
+    def _write_step(self, step: Step, fields: list[str], *, payloads: bool = True) -> None:
+        """Save `step` (insert an instant step, else update `fields`) and, unless told not to, the pending
+        payload rows (a succeeded step's go with the next step's input, `_flush_payloads`)."""
         # Plain SQL built once per process (runs.rows): the ORM's per-call compiling was most of a step's CPU.
         if step.pk is None:
             insert_rows([step])
         else:
             update_row(step, fields)
+        if payloads:
+            self._flush_payloads()
+
+    def _flush_payloads(self) -> None:
+        """Insert the journal's payload rows (one statement), inside the step's transaction."""
         if self.payloads:
             insert_rows(self.payloads)
             self.payloads = []
@@ -261,6 +267,7 @@ class Runner:
         )
         if not stop:
             self._open_next_step()
+        self._flush_payloads()
         self._flush_items()
         self.lease_until = self.run.lease_expires_at
         return stop
@@ -521,7 +528,8 @@ class Runner:
         step.finished_at = timezone.now()
         step.outputs = len(outcome.emits)
         step.error = ""
-        self._write_step(step, ["status", "finished_at", "outputs", "error", "http_status"])
+        # Its payload rows are inserted with the next step's input or the run's end, in this transaction.
+        self._write_step(step, ["status", "finished_at", "outputs", "error", "http_status"], payloads=False)
         emit_run_event(self.run.pk, step_event(step))
 
     def _new_item(
@@ -660,6 +668,8 @@ class Runner:
             "script_cpu_ms": round(float(stats.get("script_cpu_ms", 0)), 3),
         }
         rows_stored = bool(self.deleted_rows) or any("_row" in item for item in self.items)
+        # The last step's payload rows, in the transaction that ends the run (the engine's, see _process).
+        self._flush_payloads()
         finish_run(
             run=self.run,
             worker_id=self.worker_id,
