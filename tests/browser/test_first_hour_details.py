@@ -565,6 +565,27 @@ def test_server_problems_stay_through_unrelated_edits_and_go_with_the_edit_that_
     expect(_node(page, "tidy").locator(".shape-error-badge")).to_have_text("1")
     screenshot(page, "44-server-problems-kept")
 
+    # Editing another setting of the very shape (a connector's timeout): the server's problem about its
+    # connector stays on it while the autosave runs, instead of vanishing for a second.
+    with server.api() as api:
+        draft = api.get(f"/api/flows/{flow['id']}/draft/").raise_for_status().json()
+        draft["shapes"].append(_shape("get", "connector", "Get", 900, connector=999999, endpoint=None))
+        draft["connections"].append({"source": "say", "target": "get"})
+        api.put(f"/api/flows/{flow['id']}/draft/", json=draft).raise_for_status()
+    page.reload()
+    _node(page, "get").click()
+    panel = page.get_by_test_id("shape-panel")
+    missing = panel.get_by_text("refers to connector 999999, which does not exist")
+    expect(missing).to_be_visible()
+    panel.get_by_label("Timeout (s)").fill("12")
+    shown = set()
+    for _ in range(30):
+        shown.add(missing.count())
+        page.wait_for_timeout(50)
+    expect(page.get_by_test_id("save-state")).to_have_text("Draft saved")
+    shown.add(missing.count())
+    assert shown == {1}
+
 
 def test_deploying_a_script_lists_the_flows_it_changes_and_the_test_says_what_the_code_does(
     page: Page, server: LiveServer

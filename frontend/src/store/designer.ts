@@ -122,6 +122,23 @@ function checkKeys(graph: FlowGraph): Record<string, string> {
   return keys;
 }
 
+/** The top-level setting a problem is about: "variables.order_id" and "routes[0].label" are "variables", "routes". */
+const topSetting = (path: string): string => path.split(/[.[]/, 1)[0] ?? path;
+
+/**
+ * Whether the server's problem `error` about one setting of an edited shape still holds as far as the edit
+ * goes: same type and that setting's value as when the server checked (`then` and `now` are check keys).
+ * Editing a connector shape's timeout then keeps the server's "connector 9 does not exist" on it instead of
+ * dropping it until the autosave answers; a problem about the shape as a whole (no setting) goes.
+ */
+function settingUnchanged(error: GraphError, then: string | undefined, now: string | undefined): boolean {
+  if (error.setting === null || then === undefined || now === undefined) return false;
+  const [typeThen, settingsThen] = JSON.parse(then) as [string, Record<string, unknown>];
+  const [typeNow, settingsNow] = JSON.parse(now) as [string, Record<string, unknown>];
+  const key = topSetting(error.setting);
+  return typeThen === typeNow && JSON.stringify(settingsThen[key]) === JSON.stringify(settingsNow[key]);
+}
+
 /**
  * The problems to show for `graph`: the server's on shapes unchanged since it checked them, the client rules'
  * (the shape registry's validate and the structure rules) on shapes changed since, and graph-wide ones of both.
@@ -135,11 +152,19 @@ export function mergeErrors(
   const changed = (id: string): boolean => serverChecked[id] !== now[id];
   const anyChanged = Object.keys(now).some(changed) || Object.keys(serverChecked).some((id) => !(id in now));
   if (!anyChanged) return serverErrors;
+  const client = validateGraph(graph);
+  // Where the client rules speak about a setting, their words replace the server's (no problem twice).
+  const clientSettings = new Set(
+    client.filter((e) => e.setting !== null).map((e) => `${e.shape}|${topSetting(e.setting ?? "")}`),
+  );
+  const kept = (e: GraphError & { shape: string }): boolean =>
+    settingUnchanged(e, serverChecked[e.shape], now[e.shape]) &&
+    !clientSettings.has(`${e.shape}|${topSetting(e.setting ?? "")}`);
   const shown: GraphError[] = serverErrors.filter(
-    (e) => e.shape === null || (e.shape in now && !changed(e.shape)),
+    (e) => e.shape === null || (e.shape in now && (!changed(e.shape) || kept({ ...e, shape: e.shape }))),
   );
   const seen = new Set(shown.map((e) => JSON.stringify([e.shape, e.setting, e.message])));
-  for (const e of validateGraph(graph)) {
+  for (const e of client) {
     if (e.shape !== null && !changed(e.shape)) continue;
     const key = JSON.stringify([e.shape, e.setting, e.message]);
     if (!seen.has(key)) shown.push(e);

@@ -103,4 +103,20 @@ describe("validation on edit", () => {
     // Another shape's server problem, unrelated to the edit, stays until the server answers.
     expect(messagesOf("more")).toEqual(["Server-only problem."]);
   });
+
+  it("keeps the server's problem about a setting an edit of the same shape did not change", () => {
+    const more = store().nodes.find((n) => n.id === "more")!.data.shape;
+    store().setErrors(
+      [{ shape: "more", setting: "payload", message: "Server-only: payload refers to nothing." }],
+      store().graph(),
+    );
+    // Editing another setting of the same shape (its meta): the server's problem about the payload stays.
+    store().updateShape("more", {
+      settings: { ...more.settings, meta: { source: "test" } } as typeof more.settings,
+    });
+    expect(messagesOf("more")).toEqual(["Server-only: payload refers to nothing."]);
+    // An edit of that very setting drops it until the server has looked again.
+    store().updateShape("more", { settings: { ...more.settings, payload: "other" } as typeof more.settings });
+    expect(messagesOf("more")).toEqual([]);
+  });
 });
