@@ -363,3 +363,31 @@ def test_runserver_serves_webhooks_and_live_logs_through_uvicorn_and_control_c_s
     # The reloaded child, the script zygote and its processes: nothing of the group outlives CONTROL-C.
     assert wait_until(lambda: _group_is_gone(server.pid), seconds=30), text[-3000:]
     assert not _port_open(port)
+
+
+@pytest.mark.slow
+def test_runserver_on_a_port_in_use_says_so_and_exits(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in {"PYTEST_VERSION", "PATCHBAY_TEST_ON_POSTGRES", "PYTEST_CURRENT_TEST"}
+        }
+        environment.update(PATCHBAY_EXECUTOR="embedded", PATCHBAY_VAR_DIR=str(tmp_path))
+        environment.pop("PATCHBAY_DATABASE_URL", None)
+        finished = subprocess.run(
+            [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert finished.returncode == 1
+    assert "Error: That port is already in use." in finished.stderr
+    # Nothing was served, so no executor was started either.
+    assert "Embedded executor started" not in finished.stderr + finished.stdout
