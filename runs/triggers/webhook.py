@@ -6,8 +6,8 @@ Under an ASGI server, config.asgi hands `/hooks/{key}/` to `asgi_webhook` before
 (the fast path); Django's URL route serves the same view for everything else (the test client, WSGI).
 
 Input: a non-empty POST/PUT/PATCH body is the payload; otherwise the query parameters become a JSON object
-payload. The method, path, query string and request headers (except credentials, cookies and the signature)
-go into meta. A flow may require an HMAC signature of the body (runs.triggers.signatures): 401 without it.
+payload. The method, path, query string (credential-named parameters masked) and request headers (except
+credentials, cookies and the signature) go into meta. A flow may require an HMAC signature of the body (runs.triggers.signatures): 401 without it.
 Reply (the trigger's `response` settings, docs/shapes.md): `immediate` answers at once, by default 200
 `{"message": "Flow initialised.", "run": id}`; `final_payload` answers with the run's final payload once it
 ends, following automatic run retries, or 504 when it has not ended within `timeout` seconds.
@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape
 
 from asgiref.sync import sync_to_async
@@ -42,6 +43,7 @@ from django.middleware.security import SecurityMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from config.json_input import webhook_body_problem
+from connectors.redaction import REDACTED, is_credential_name
 from designer.models import Flow, FlowVersion
 from runs import chain
 from runs.errors import RunRefused
@@ -233,13 +235,28 @@ def request_payload(request: HttpRequest) -> str | None:
     return None
 
 
+def masked_query(query: str) -> str:
+    """The query string as sent, with the values of credential-named parameters (`api_key`, `token`, `sig`,
+    ... by connectors.redaction.is_credential_name) replaced by `***`: meta is stored and shown with the run,
+    and a caller that authenticates through the query string must not leave its key there."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        raw_name, equals, _value = part.partition("=")
+        if equals and is_credential_name(unquote_plus(raw_name)):
+            part = f"{raw_name}={REDACTED}"
+        parts.append(part)
+    return "&".join(parts)
+
+
 def request_meta(request: HttpRequest, *, signature_header: str = "") -> dict[str, str]:
     """Method, path, query string and headers as `http_*` / `header_*` meta keys, within META_LIMIT_BYTES.
     The caller's credentials (runs.triggers.signatures.is_caller_credential) are left out."""
     meta = {
         "http_method": request.method or "",
         "http_path": request.path,
-        "http_query": request.META.get("QUERY_STRING", ""),
+        "http_query": masked_query(request.META.get("QUERY_STRING", "")),
     }
     size = sum(len(key) + len(value) for key, value in meta.items())
     for name, value in request.headers.items():

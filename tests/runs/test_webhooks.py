@@ -93,6 +93,22 @@ def test_method_and_headers_go_into_meta_but_credentials_do_not():
     assert "secret-token" not in json.dumps(meta)
 
 
+def test_credential_query_parameters_are_masked_in_meta():
+    flow = webhook_flow()
+
+    Client().post(
+        f"{flow.webhook_path}?api_key=s3cr3t-key-value&order_id=9&access_token=tok%2Fxyz-77&sig=abc123",
+        data="{}",
+        content_type="application/json",
+    )
+
+    meta = Run.objects.get().input_meta
+    assert meta["http_query"] == "api_key=***&order_id=9&access_token=***&sig=***"
+    stored = json.dumps(meta)
+    for secret in ("s3cr3t-key-value", "tok%2Fxyz-77", "tok/xyz-77", "abc123"):
+        assert secret not in stored
+
+
 @pytest.mark.parametrize(
     ("response_settings", "status", "content_type", "body"),
     [
