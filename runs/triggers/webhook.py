@@ -7,7 +7,8 @@ Under an ASGI server, config.asgi hands `/hooks/{key}/` to `asgi_webhook` before
 
 Input: a non-empty POST/PUT/PATCH body is the payload; otherwise the query parameters become a JSON object
 payload. The method, path, query string (credential-named parameters masked) and request headers (except
-credentials, cookies and the signature) go into meta. A flow may require an HMAC signature of the body (runs.triggers.signatures): 401 without it.
+credentials, cookies and the signature) go into meta. A flow may require an HMAC signature of the body
+(runs.triggers.signatures): 401 without it.
 Reply (the trigger's `response` settings, docs/shapes.md): `immediate` answers at once, by default 200
 `{"message": "Flow initialised.", "run": id}`; `final_payload` answers with the run's final payload once it
 ends, following automatic run retries, or 504 when it has not ended within `timeout` seconds.
