@@ -3,7 +3,7 @@ and report the time to interactive and the frame times while panning the canvas 
 
     .venv/bin/python bench/canvas.py [--shapes 500] [--connections 600] [--runs 3]
 
-It starts its own Patchbay server (daphne's runserver) on a fresh SQLite database in a temporary directory,
+It starts its own Patchbay server (`manage.py runserver`, uvicorn) on a fresh SQLite database in a temporary directory,
 creates a user and the flow through the REST API, then drives Debian's Chromium (/usr/bin/chromium) with
 Playwright. Needs the built frontend (`make setup-frontend`).
 
