@@ -1,5 +1,5 @@
-"""Browser tests: a real Patchbay server process (`manage.py runserver`, uvicorn, so websockets work) on a fresh SQLite
-database, driven by Debian's Chromium through Playwright's sync API.
+"""Browser tests: a real Patchbay server process (`manage.py runserver`, uvicorn, so websockets work) on a
+fresh SQLite database, driven by Debian's Chromium through Playwright's sync API.
 
 The server runs from a temporary PATCHBAY_VAR_DIR with its own database, migrated and seeded with three
 users (admin, editor, viewer). Screenshots of the main screens go to test-artifacts/.
