@@ -4,8 +4,8 @@ and report the time to interactive and the frame times while panning the canvas 
     .venv/bin/python bench/canvas.py [--shapes 500] [--connections 600] [--runs 3]
 
 It starts its own Patchbay server (`manage.py runserver`, uvicorn) on a fresh SQLite database in a
-temporary directory, creates a user and the flow through the REST API, then drives Debian's Chromium (/usr/bin/chromium) with
-Playwright. Needs the built frontend (`make setup-frontend`).
+temporary directory, creates a user and the flow through the REST API, then drives Debian's Chromium
+(/usr/bin/chromium) with Playwright. Needs the built frontend (`make setup-frontend`).
 
 Time to interactive: from the navigation's start to the moment the draft is loaded, every shape in view is
 rendered and the next animation frame has run (the canvas answers input from then on).
