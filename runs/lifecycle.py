@@ -250,6 +250,31 @@ def _create_run(
     return run
 
 
+VERSION_PARTS = (Part(FlowVersion, "v"), Part(Flow, "f"))
+
+
+def deployed_version_for_webhook(key: str) -> FlowVersion | None:
+    """The deployed version, with its flow loaded, of the flow whose webhook key is `key`: what
+    `FlowVersion.objects.select_related("flow").filter(flow__webhook_key=key, status=DEPLOYED).first()`
+    returns, read through a statement built once (runs.rows) on every webhook call. None when the flow
+    does not exist or has no deployed version."""
+    quote = connection.ops.quote_name
+    db = current_connection()
+    found = select_joined(
+        VERSION_PARTS,
+        f"FROM {quote(FlowVersion._meta.db_table)} v INNER JOIN {quote(Flow._meta.db_table)} f"
+        f" ON (f.{quote('id')} = v.{quote('flow_id')})"
+        f" WHERE f.{quote('webhook_key')} = %s AND v.{quote('status')} = %s"
+        f" ORDER BY v.{quote('flow_id')} ASC, v.{quote('number')} DESC LIMIT 1",
+        [Flow._meta.get_field("webhook_key").get_db_prep_value(key, db), FlowVersion.Status.DEPLOYED],
+    )
+    if not found:
+        return None
+    version, flow = found[0]
+    set_related(version, "flow", flow)
+    return version  # type: ignore[return-value]
+
+
 def deployed_version_of(flow: Flow) -> FlowVersion | None:
     return FlowVersion.objects.filter(flow=flow, status=FlowVersion.Status.DEPLOYED).first()
 

@@ -48,7 +48,7 @@ from connectors.redaction import REDACTED, is_credential_name
 from designer.models import Flow, FlowVersion
 from runs import chain
 from runs.errors import RunRefused
-from runs.lifecycle import enqueue_run
+from runs.lifecycle import deployed_version_for_webhook, enqueue_run
 from runs.models import Run
 from runs.triggers.flows import trigger_settings
 from runs.triggers.rate_limit import WebhookRateLimited, limit_webhook_runs
@@ -174,11 +174,7 @@ class _Target:
 
 def _load_target(key: str) -> _Target | None:
     """The flow with webhook key `key` and its deployed version, in one query when it has one."""
-    version = (
-        FlowVersion.objects.select_related("flow")
-        .filter(flow__webhook_key=key, status=FlowVersion.Status.DEPLOYED)
-        .first()
-    )
+    version = deployed_version_for_webhook(key)
     flow = version.flow if version is not None else Flow.objects.filter(webhook_key=key).first()
     if flow is None:
         return None
