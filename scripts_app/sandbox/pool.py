@@ -208,13 +208,15 @@ class _Zygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def request_spares(self, count: int) -> list[Connection]:
+    def request_spares(self, count: int, *, warm: bool = True) -> list[Connection]:
         """Have the zygote fork `count` processes, each waiting for one call, in one go (it forks them back
-        to back); returns the pool's ends of their sockets. Raises OSError when the zygote is gone."""
+        to back); returns the pool's ends of their sockets. `warm`: each runs the fixed warm-up call before
+        it waits (`zygote.py`). Raises OSError when the zygote is gone."""
         pairs = [socket.socketpair() for _ in range(count)]
+        header = b'{"spare": true}' if warm else b'{"spare": true, "warm": false}'
         try:
             with self.send_lock:
-                socket.send_fds(self.control, [b'{"spare": true}'], [theirs.fileno() for _, theirs in pairs])
+                socket.send_fds(self.control, [header], [theirs.fileno() for _, theirs in pairs])
         except BaseException:
             for ours, _ in pairs:
                 ours.close()
@@ -282,6 +284,7 @@ class ScriptPool:
         # Processes forked ahead, each waiting for one call: one per slot, at most eight.
         self.spare_target = min(config.size, 8)
         self.spare_batch = max(1, self.spare_target // 2)
+        self._calls_outrun_spares = False
         self._spares: deque[tuple[_Zygote, Connection]] = deque()
         self._zygote = self._start_zygote()
         try:
@@ -362,6 +365,10 @@ class ScriptPool:
                 self._zygote_failed(zygote)
                 continue
             spare_zygote, connection = entry
+            # A spare that is not forked yet means calls come faster than spares are made: the warm-up
+            # would then only delay the calls waiting for them, so the next spares skip it (until a call
+            # finds its spare ready again).
+            self._calls_outrun_spares = not connection.poll(0)
             try:
                 ready = connection.poll(ZYGOTE_START_TIMEOUT)
                 frame = connection.recv_bytes(1024) if ready else b""
@@ -385,7 +392,8 @@ class ScriptPool:
             if self._closed or missing < self.spare_batch:
                 return
             zygote = self._zygote
-            self._spares.extend((zygote, spare) for spare in zygote.request_spares(missing))
+            spares = zygote.request_spares(missing, warm=not self._calls_outrun_spares)
+            self._spares.extend((zygote, spare) for spare in spares)
 
     def _zygote_failed(self, zygote: _Zygote) -> None:
         """The zygote is dead or wedged: kill it (the next call starts a new one) and drop its spares."""

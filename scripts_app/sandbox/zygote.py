@@ -9,12 +9,13 @@ Control socket (SOCK_SEQPACKET, from the pool): `{"spare": true}` with one to ei
 attached, each the zygote's end of a socket pair whose other end the pool keeps. The zygote forks a process
 for one call onto each, back to back: hardened, the call path pre-faulted with a fixed built-in script,
 limits armed, seccomp loaded, waiting for its request (`call.py`). Forking ahead keeps the fork off the
-call's critical path; each such process still serves exactly one call. The zygote writes a first frame on
-the socket, `P` + `{"pid": int}`, so that the pool can report `{"started": pid, "timeout": s}` when it sends
-the request; from then the zygote kills the process one second past its timeout. When the process has ended
-other than cleanly (exit status 0 means it answered, or its spare was closed unused), the zygote writes a
-last frame, `X` + `{"status", "type", "reason"}` (a caller that got no answer learns why); either way it
-closes its end of the socket.
+call's critical path; each such process still serves exactly one call. Once ready the process writes a
+first frame on the socket, `P` + `{"pid": int}`, so that the pool can report `{"started": pid, "timeout": s}`
+when it sends the request (a header with `"warm": false` asks for spares that skip the warm-up: the pool's
+calls are outrunning its spares); from then the zygote kills the process one second past its timeout.
+When the process has ended other than cleanly (exit status 0 means it answered, or its spare was closed
+unused), the zygote writes a last frame, `X` + `{"status", "type", "reason"}` (a caller that got no answer
+learns why); either way it closes its end of the socket.
 
 Compiled code: every call's process gets a pipe; when it had to compile its script it writes the checksum
 and the marshalled code object there right after compiling, before anything of the script runs, and closes
@@ -176,10 +177,10 @@ class Zygote:
                 call.timeout = timeout
                 call.deadline = time.monotonic() + timeout + KILL_GRACE_SECONDS
         if fds:
-            self._fork_calls([socket.socket(fileno=fd) for fd in fds])
+            self._fork_calls([socket.socket(fileno=fd) for fd in fds], warm=header.get("warm") is not False)
         return True
 
-    def _fork_calls(self, call_sockets: list[socket.socket]) -> None:
+    def _fork_calls(self, call_sockets: list[socket.socket], *, warm: bool = True) -> None:
         """Fork a process for each socket, back to back: the bookkeeping comes after the last fork, so the
         pages it writes are copied once for the whole batch, not once per process."""
         forked: list[tuple[int, socket.socket, int]] = []
@@ -199,15 +200,11 @@ class Zygote:
                 gc.set_threshold(20_000, 20, 20)
                 status = 70
                 try:
-                    self._become_call(call_socket, cache_write)
+                    self._become_call(call_socket, cache_write, warm=warm)
                     status = 0
                 finally:
                     os._exit(status)
             os.close(cache_write)
-            # The pool learns the process's pid before it uses it (to tell the zygote when its call
-            # started): at once, so that a caller waiting for this process can send its request.
-            with contextlib.suppress(OSError):
-                call_socket.sendall(_frame(PID_FRAME + b'{"pid": %d}' % pid))
             forked.append((pid, call_socket, cache_read))
         for pid, call_socket, cache_read in forked:
             os.set_blocking(cache_read, False)
@@ -215,7 +212,7 @@ class Zygote:
             self.selector.register(cache_read, selectors.EVENT_READ, "compiled")
             self.calls[pid] = _Call(socket=call_socket, deadline=float("inf"), timeout=0.0)
 
-    def _become_call(self, call_socket: socket.socket, cache_write: int) -> None:
+    def _become_call(self, call_socket: socket.socket, cache_write: int, *, warm: bool) -> None:
         """In the forked process: keep only this call's descriptors, harden, arm the limits, then wait for the
         one request this process will ever serve."""
         signal.set_wakeup_fd(-1)
@@ -231,14 +228,19 @@ class Zygote:
         os.closerange(FIRST_FREE_FD, 1 << 20)
         jail.harden_call_process()
         # A request that is already there (the pool was waiting for this process) would only wait for the
-        # warm-up: then the call pays its own faults, which costs less in all.
-        if not select.select([CALL_FD], [], [], 0)[0]:
+        # warm-up, and so would one the pool sends soon (`warm` false: calls outrun the spares): then the
+        # call pays its own faults, which costs less in all.
+        if warm and not select.select([CALL_FD], [], [], 0)[0]:
             _prefault_call_path(self.limits, self.warm_cache)
         # The cache has grown the zygote since it measured itself: the script's memory limit stays its own.
         grown = CACHE_GROWTH * sum(self.compiled_sizes.values())
         breaches = arm_limits(self.limits, address_space_base=self.address_space_base + grown)
         if self.load_seccomp is not None:
             self.load_seccomp()
+        # Ready: the pool learns the process's pid (to tell the zygote when its call started) and that it
+        # may send the request now; a spare whose frame is not there yet tells the pool calls outrun spares.
+        with contextlib.suppress(OSError):
+            os.write(CALL_FD, _frame(PID_FRAME + b'{"pid": %d}' % os.getpid()))
         serve_one_call(
             Connection(CALL_FD),
             limits=self.limits,
