@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import httpx
 
@@ -12,7 +13,18 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def origin_of(url: httpx.URL | str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of `url`, with the scheme's default port filled in."""
-    parsed = httpx.URL(str(url))
+    if isinstance(url, httpx.URL):
+        return _origin(url)  # already parsed: every request and redirect hop asks, no need to parse again
+    return _origin_of_text(url)
+
+
+@lru_cache(maxsize=1024)
+def _origin_of_text(text: str) -> tuple[str, str, int | None]:
+    # A connector's base URL is asked about on every request (the same few strings).
+    return _origin(httpx.URL(str(text)))
+
+
+def _origin(parsed: httpx.URL) -> tuple[str, str, int | None]:
     scheme = parsed.scheme.lower()
     return scheme, parsed.host.lower(), parsed.port or DEFAULT_PORTS.get(scheme)
 
