@@ -29,6 +29,7 @@ from runs import lifecycle
 from runs.engine import execute_claimed_run
 from runs.executors import register_local_executor, unregister_local_executor
 from runs.retention import prune_runs
+from runs.signals import executor_swept
 from runs.triggers.schedule import fire_due_schedules
 from runs.triggers.waiters import notify_run_finished
 from scripts_app.sandbox.pool import get_pool
@@ -114,7 +115,8 @@ class EmbeddedExecutor:
         return True
 
     def sweep_once(self, *, now_monotonic: float | None = None) -> int:
-        """Re-queue runs whose lease expired, fire due schedules, prune hourly. Returns the requeued count."""
+        """Re-queue runs whose lease expired, fire due schedules, prune hourly, then let other apps heal
+        (`runs.signals.executor_swept`). Returns the requeued count."""
         requeued = lifecycle.requeue_expired_leases()
         fired = fire_due_schedules()
         if requeued or fired:
@@ -123,6 +125,9 @@ class EmbeddedExecutor:
         if now_monotonic - self._last_prune >= self.prune_interval:
             self._last_prune = now_monotonic
             prune_run_history()
+        for receiver, result in executor_swept.send_robust(sender=type(self)):
+            if isinstance(result, Exception):
+                logger.error("A receiver of executor_swept failed: %r", receiver, exc_info=result)
         return requeued
 
     # --- threads ---------------------------------------------------------------------------------------

@@ -338,3 +338,33 @@ def test_a_delivery_left_pending_by_a_dead_process_is_sent_again_once(make_flow)
     held.refresh_from_db()
     assert orphan.status == "sent" and orphan.attempts == 1 and len(mail.outbox) == 1
     assert held.status == "pending" and held.attempts == 0  # its holder is still at it
+
+
+def test_the_embedded_executors_sweep_sends_orphaned_deliveries_with_no_run_finishing(make_flow, monkeypatch):
+    """A server whose flows are idle still heals the alerts a dead process left pending: the embedded
+    executor's periodic sweep re-dispatches them (at most once per REDELIVER_EVERY per process)."""
+    from notifications import delivery
+    from runs.executors.embedded import EmbeddedExecutor
+
+    flow = failing_flow(make_flow)
+    channel = save_channel(name="Mail", kind="email", config={"to": ["ops@example.test"]})
+    run = fail_once(flow)
+    wait_for_deliveries()
+    orphan = AlertDelivery.objects.create(
+        channel=channel,
+        flow=flow,
+        run=run,
+        outcome="failed",
+        alert=describe_failed_run(run, "failed"),
+        claim_token="thread:dead",
+        claimed_until=timezone.now() - datetime.timedelta(seconds=1),
+    )
+    monkeypatch.setattr(delivery, "_last_redeliver", float("-inf"))
+    sent_before = len(mail.outbox)
+
+    EmbeddedExecutor(workers=1).sweep_once()
+    wait_for_deliveries()
+
+    orphan.refresh_from_db()
+    assert orphan.status == "sent" and orphan.attempts == 1
+    assert len(mail.outbox) == sent_before + 1
