@@ -27,6 +27,12 @@ system call numbers) and `pyseccomp` is a thin ctypes binding to it with the API
 Python module. Landlock would be an alternative for the filesystem layer; the mount namespace already
 gives a stricter view (paths that are not there at all) wherever namespaces work.
 
+A server that does not run as root first enters an unprivileged user namespace of its own (its uid and gid
+mapped to 0 inside, nothing else mapped), where it may create the network and mount namespaces above; then
+it drops every capability it holds there. Such a server's scripts get the network, filesystem and seccomp
+layers; the `uid` layer stays inactive (they keep the server's uid, which only a root server can change) and
+says so. Where the kernel refuses unprivileged user namespaces, the two layers are reported inactive.
+
 A layer the platform refuses is reported as inactive with the reason (the pool logs a warning and
 /healthz lists it); the other layers still apply. PATCHBAY_SCRIPT_JAIL=off turns every layer off,
 `required` refuses to start scripts unless every layer is active.
@@ -45,7 +51,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
@@ -202,6 +210,37 @@ def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, value, 0, 0, 0), "prctl")
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """Clear the effective, permitted and inheritable capability sets of this process (for good: nothing
+    is executed afterwards that could gain them back)."""
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def enter_user_namespace() -> None:
+    """A server that does not run as root: a user namespace of its own, in which this process is root (its
+    own uid and gid mapped to 0, nothing else mapped) and so may create the network and mount namespaces of
+    the jail. Its rights outside stay the server user's; `drop_capabilities` ends those inside."""
+    uid, gid = os.getuid(), os.getgid()
+    unshare(CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as control:
+            control.write(text)
+
+
 # --- The filesystem view ------------------------------------------------------------------------------------
 
 
@@ -275,6 +314,16 @@ def enter_jail(*, mode: str, uid: int, hidden: list[str]) -> JailReport:
             report.layers[name] = Layer(False, "turned off (PATCHBAY_SCRIPT_JAIL=off)")
         return report
     is_root = os.geteuid() == 0
+    outer_uid = os.getuid()
+    in_user_namespace = False
+    hint = ""
+    if not is_root:
+        # Unprivileged user namespaces give a non-root server the network and filesystem layers too.
+        try:
+            enter_user_namespace()
+            in_user_namespace = True
+        except OSError as exc:
+            hint = f" (the server does not run as root and has no user namespace: {exc})"
     try:
         unshare(CLONE_NEWNET)
         names = [name for _, name in socket.if_nameindex()]
@@ -282,14 +331,23 @@ def enter_jail(*, mode: str, uid: int, hidden: list[str]) -> JailReport:
             raise OSError(errno.EEXIST, f"interfaces still present: {', '.join(names)}")
         report.layers["network"] = Layer(True, "network namespace with no interface up")
     except OSError as exc:
-        hint = "" if is_root else " (the server does not run as root)"
         report.layers["network"] = Layer(False, f"no network namespace: {exc}{hint}")
     try:
         unshare(CLONE_NEWNS)
         report.layers["filesystem"] = _enter_filesystem_view(hidden)
     except OSError as exc:
-        hint = "" if is_root else " (the server does not run as root)"
         report.layers["filesystem"] = Layer(False, f"no filesystem view of its own: {exc}{hint}")
+    if in_user_namespace:
+        try:
+            drop_capabilities()
+            detail = (
+                f"runs as the server's uid {outer_uid} in a user namespace of its own with no capabilities"
+                " (an unprivileged uid of its own needs a server that runs as root)"
+            )
+        except OSError as exc:
+            detail = f"runs as the server's uid {outer_uid}; its capabilities could not be dropped: {exc}"
+        report.layers["uid"] = Layer(False, detail)
+        return report
     try:
         if not is_root:
             raise OSError(errno.EPERM, "the server does not run as root, so scripts keep its uid")

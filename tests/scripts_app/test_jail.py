@@ -8,8 +8,12 @@ available, so there every layer is checked.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -200,3 +204,76 @@ def test_a_secret_path_the_view_cannot_hide_turns_the_layer_off_and_required_ref
     assert "filesystem" in refused.value.message and "would be visible" in refused.value.message
     assert filesystem["active"] is False
     assert inside_the_interpreter in filesystem["detail"]
+
+
+NON_ROOT_PROBE = r"""
+import json, os, socket, sys
+sys.path.insert(0, sys.argv[1])
+from scripts_app.sandbox import jail
+sys.path.remove(sys.argv[1])  # as the zygote does: the project's source is not part of the view
+hidden = json.loads(sys.argv[2])
+capabilities = [line.split()[1] for line in open("/proc/self/status") if line.startswith("CapEff")]
+report = jail.enter_jail(mode="auto", uid=65534, hidden=hidden)
+result = {"layers": report.as_dict(), "uid": os.getuid(), "capabilities": capabilities[0], "paths": {}}
+for path in hidden:
+    try:
+        open(path, "rb").close()
+        result["paths"][path] = "allowed"
+    except OSError as exc:
+        result["paths"][path] = f"refused: {exc}"
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=2).close()
+    result["connect"] = "allowed"
+except OSError as exc:
+    result["connect"] = f"refused: {exc}"
+print(json.dumps(result))
+"""
+
+
+def test_a_server_that_does_not_run_as_root_still_gets_the_network_and_filesystem_layers(
+    secret_files: list[str],
+) -> None:
+    """Run the jail's entry as an ordinary user (nobody): through a user namespace of its own it still
+    enters the network namespace and the filesystem view; the uid layer says why it is not active."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and util-linux's setpriv to start the probe as another user")
+    if not Path("/proc/sys/kernel/unprivileged_userns_clone").exists() and not os.path.exists(
+        "/proc/self/ns/user"
+    ):
+        pytest.skip("no user namespaces on this kernel")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    try:
+        for secret in secret_files:
+            os.chmod(secret, 0o644)  # readable by nobody without the jail: the refusal is the jail's
+        # util-linux's setpriv drops root for the probe the way a service manager starts a server as an
+        # ordinary user: uid and gid nobody, no groups, no capabilities left after the exec.
+        nobody = str(NOBODY_UID)
+        completed = subprocess.run(
+            [
+                *("setpriv", "--reuid", nobody, "--regid", nobody, "--clear-groups"),
+                *(sys.executable, "-I", "-c", NON_ROOT_PROBE, str(settings.BASE_DIR)),
+                *(json.dumps(secret_files), str(listener.getsockname()[1])),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+    finally:
+        listener.close()
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["capabilities"] == "0000000000000000"  # it started as an ordinary user
+    layers = result["layers"]
+    assert layers["network"]["active"] is True, layers
+    assert layers["filesystem"]["active"] is True, layers["filesystem"]["detail"]
+    assert layers["uid"]["active"] is False
+    assert "user namespace" in layers["uid"]["detail"] and "no capabilities" in layers["uid"]["detail"]
+    for path in secret_files:
+        assert result["paths"][path].startswith("refused: [Errno 2]"), (path, result["paths"][path])
+    assert result["connect"].startswith("refused"), result["connect"]
+
+
+NOBODY_UID = 65534
