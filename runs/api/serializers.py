@@ -34,7 +34,9 @@ class RunSerializer(serializers.ModelSerializer):
     """A run as listed: what it ran, why, and how it went (no payload bodies)."""
 
     flow_name = serializers.CharField(source="flow.name", read_only=True)
-    flow_version_number = serializers.IntegerField(source="flow_version.number", read_only=True)
+    flow_version_number = serializers.IntegerField(
+        source="flow_version.number", read_only=True, allow_null=True
+    )
     created_by = serializers.SerializerMethodField()
 
     class Meta:

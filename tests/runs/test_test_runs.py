@@ -176,3 +176,11 @@ def test_a_runs_graph_is_the_draft_snapshot_of_a_test_run_and_the_version_of_a_r
     assert (real["is_test"], real["flow_version_number"]) == (False, 1)
     assert {s["id"]: s["settings"].get("payload") for s in real["graph"]["shapes"]}["say"] == "deployed"
     assert viewer_client.get("/api/runs/999999/graph/").status_code == 404
+
+
+def test_the_schema_says_a_runs_version_number_may_be_null(editor_client):
+    """A test run's snapshot has no version number: the documented response must allow what it sends."""
+    schema = editor_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for name in ("Run", "RunDetail"):
+        field = schema["components"]["schemas"][name]["properties"]["flow_version_number"]
+        assert field.get("nullable") is True or "null" in (field.get("type") or []), (name, field)

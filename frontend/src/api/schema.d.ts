@@ -1562,7 +1562,7 @@ export interface components {
             readonly flow: number;
             readonly flow_name: string;
             readonly flow_version: number;
-            readonly flow_version_number: number;
+            readonly flow_version_number: number | null;
             readonly has_warnings: boolean;
             readonly id: number;
             readonly insights: unknown;
@@ -1592,7 +1592,7 @@ export interface components {
             readonly flow: number;
             readonly flow_name: string;
             readonly flow_version: number;
-            readonly flow_version_number: number;
+            readonly flow_version_number: number | null;
             readonly has_warnings: boolean;
             readonly id: number;
             readonly input_meta: {
@@ -1641,7 +1641,7 @@ export interface components {
             readonly flow: number;
             readonly flow_name: string;
             readonly flow_version: number;
-            readonly flow_version_number: number;
+            readonly flow_version_number: number | null;
             readonly has_warnings: boolean;
             readonly id: number;
             readonly input_meta: {
