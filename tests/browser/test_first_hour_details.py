@@ -91,6 +91,29 @@ def _response_script(server: LiveServer) -> dict[str, Any]:
         return dict(script)
 
 
+def _call_graph(
+    connector: dict[str, Any], endpoint: dict[str, Any], script: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A manual trigger, then the connector shape "get" calling `endpoint` (judged by the latest deployed
+    version of the response `script`, when given)."""
+    judged = {"response_script": script["id"], "response_script_version": None} if script else {}
+    return {
+        "shapes": [
+            _shape("trigger", "trigger", "Start", 0, kind="manual"),
+            _shape(
+                "get",
+                "connector",
+                "Get order",
+                300,
+                connector=connector["id"],
+                endpoint=endpoint["id"],
+                **judged,
+            ),
+        ],
+        "connections": [{"source": "trigger", "target": "get"}],
+    }
+
+
 def _node(page: Page, shape_id: str) -> Any:
     return page.locator(f".react-flow__node[data-id='{shape_id}']")
 
@@ -145,22 +168,7 @@ def test_what_code_2_does_is_shown_where_the_response_script_is_chosen_and_writt
 ) -> None:
     connector, endpoint = _connector(server)
     script = _response_script(server)
-    graph = {
-        "shapes": [
-            _shape("trigger", "trigger", "Start", 0, kind="manual"),
-            _shape(
-                "get",
-                "connector",
-                "Get order",
-                300,
-                connector=connector["id"],
-                endpoint=endpoint["id"],
-                response_script=script["id"],
-                response_script_version=None,
-            ),
-        ],
-        "connections": [{"source": "trigger", "target": "get"}],
-    }
+    graph = _call_graph(connector, endpoint, script)
     flow = _flow(server, graph, max_run_retries=0)
     log_in(page, server)
     page.goto(f"/flows/{flow['id']}")
@@ -192,13 +200,7 @@ def test_what_code_2_does_is_shown_where_the_response_script_is_chosen_and_writt
 
 def test_deleting_an_endpoint_in_use_names_the_flows_with_links(page: Page, server: LiveServer) -> None:
     connector, endpoint = _connector(server)
-    graph = {
-        "shapes": [
-            _shape("trigger", "trigger", "Start", 0, kind="manual"),
-            _shape("get", "connector", "Get order", 300, connector=connector["id"], endpoint=endpoint["id"]),
-        ],
-        "connections": [{"source": "trigger", "target": "get"}],
-    }
+    graph = _call_graph(connector, endpoint)
     user = _flow(server, graph)
     log_in(page, server)
     page.goto(f"/connectors/{connector['id']}")
@@ -592,22 +594,7 @@ def test_deploying_a_script_lists_the_flows_it_changes_and_the_test_says_what_th
 ) -> None:
     connector, endpoint = _connector(server)
     script = _response_script(server)
-    graph = {
-        "shapes": [
-            _shape("trigger", "trigger", "Start", 0, kind="manual"),
-            _shape(
-                "get",
-                "connector",
-                "Get order",
-                300,
-                connector=connector["id"],
-                endpoint=endpoint["id"],
-                response_script=script["id"],
-                response_script_version=None,
-            ),
-        ],
-        "connections": [{"source": "trigger", "target": "get"}],
-    }
+    graph = _call_graph(connector, endpoint, script)
     follower = _flow(server, graph, deploy=True, max_run_retries=0)
     log_in(page, server)
     page.goto(f"/scripts/{script['id']}")
@@ -654,22 +641,7 @@ def test_the_run_dock_follows_the_queued_retry_of_a_run(page: Page, server: Live
             .json()
         )
         api.post(f"/api/scripts/{script['id']}/deploy/").raise_for_status()
-    graph = {
-        "shapes": [
-            _shape("trigger", "trigger", "Start", 0, kind="manual"),
-            _shape(
-                "get",
-                "connector",
-                "Get order",
-                300,
-                connector=connector["id"],
-                endpoint=endpoint["id"],
-                response_script=script["id"],
-                response_script_version=None,
-            ),
-        ],
-        "connections": [{"source": "trigger", "target": "get"}],
-    }
+    graph = _call_graph(connector, endpoint, script)
     flow = _flow(server, graph, deploy=True, max_run_retries=1)
     log_in(page, server)
     page.goto(f"/flows/{flow['id']}")
